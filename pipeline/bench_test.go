@@ -1,0 +1,137 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/glintstream/glint/connector/kafka"
+	"github.com/glintstream/glint/format"
+	"github.com/glintstream/glint/row"
+)
+
+// benchEvents is the size of the pre-filled topic (GLINT_BENCH_EVENTS overrides).
+func benchEvents() int {
+	if n, err := strconv.Atoi(os.Getenv("GLINT_BENCH_EVENTS")); err == nil && n > 0 {
+		return n
+	}
+	return 2_000_000
+}
+
+// fillEmojiTopic produces n ~100-byte emoji events over 8 partitions, keyed by match.
+func fillEmojiTopic(b *testing.B, addr string, n int) {
+	createTopic(b, addr, "reactions", 8)
+	cl, err := kafka.NewClient([]string{addr}, kgo.ProducerBatchCompression(kgo.Lz4Compression()),
+		kgo.ProducerLinger(10*time.Millisecond), kgo.MaxBufferedRecords(1<<20), kgo.ProducerBatchMaxBytes(1<<20))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	emojis := []string{"🔥", "😂", "😢", "😡", "👏", "🎉", "🏏", "😮", "❤️", "🙏", "💯", "😱"}
+	base := int64(1_763_800_000_000)
+	ctx := context.Background()
+	for i := range n {
+		m := "m" + strconv.Itoa(i%8)
+		ts := base + int64(i/100) - int64(i%7)*50 // 100 k events per second of event time, disordered
+		v := fmt.Sprintf(`{"event_id":"e%09d","match_id":"%s","emoji":"%s","user_id":"u%07d","ts":%d}`, i, m, emojis[(i*7)%len(emojis)], i%9999991, ts)
+		cl.Produce(ctx, &kgo.Record{Topic: "reactions", Key: []byte(m), Value: []byte(v)}, nil)
+	}
+	if err := cl.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// rawConsumeDecode is the ceiling: franz-go reading every partition directly and the same JSON
+// decoder filling a row, nothing else.
+func rawConsumeDecode(b *testing.B, addr string, n int) time.Duration {
+	fields := []format.Field{{Name: "event_id", Type: row.TypeString}, {Name: "match_id", Type: row.TypeString},
+		{Name: "emoji", Type: row.TypeString}, {Name: "user_id", Type: row.TypeString}, {Name: "ts", Type: row.TypeTimestamp}}
+	dec, err := format.NewRegistry().New("json", fields)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := make(row.Row, len(fields))
+	start := time.Now()
+	cl, err := kafka.NewClient([]string{addr}, kgo.ConsumeTopics("reactions"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxBytes(64<<20), kgo.FetchMaxPartitionBytes(8<<20))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	got := 0
+	for got < n {
+		fs := cl.PollRecords(context.Background(), 50_000)
+		fs.EachRecord(func(rec *kgo.Record) {
+			if dec.Decode(rec.Value, r) == nil {
+				got++
+			}
+		})
+	}
+	return time.Since(start)
+}
+
+const benchJob = `
+name: %s
+sources:
+  - topic: reactions
+    fields:
+      event_id: string
+      match_id: string
+      emoji: string
+      user_id: string
+      ts: timestamp
+    event_time: {field: ts}
+    watermark: {max_out_of_orderness: 2s}
+    partitioned_by: [match_id]
+pipeline:
+  - key_by: [match_id, emoji]
+  - window: {type: tumbling, size: 2s}
+  - aggregate:
+      n: count()
+sinks:
+  - type: kafka
+    topic: %s
+    key: [match_id]
+`
+
+// BenchmarkEmojiJob: the emoji job (2 s tumbling count per (match, emoji), 8 partitions) over
+// a pre-filled topic on the embedded broker with DataDir, against raw franz-go consume+decode
+// of the same topic in the same run. Reports both rates and engine/raw.
+func BenchmarkEmojiJob(b *testing.B) {
+	n := benchEvents()
+	addr := testBroker(b)
+	fillEmojiTopic(b, addr, n)
+	env := testEnv(b)
+	var raw, eng time.Duration
+	var ms runtime.MemStats
+	var peak uint64
+	b.ResetTimer()
+	for i := range b.N {
+		raw += rawConsumeDecode(b, addr, n)
+		name := fmt.Sprintf("bench%d", i)
+		job, err := Parse("bench.yaml", []byte(fmt.Sprintf(benchJob, name, name+"-out")))
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		if err := Run(context.Background(), env, job, RunOptions{Brokers: []string{addr}, UntilEnd: true, MetricsListen: "off"}); err != nil {
+			b.Fatal(err)
+		}
+		eng += time.Since(start)
+		runtime.ReadMemStats(&ms)
+		peak = max(peak, ms.HeapInuse)
+	}
+	rawRate := float64(n*b.N) / raw.Seconds()
+	engRate := float64(n*b.N) / eng.Seconds()
+	b.ReportMetric(rawRate, "raw-rec/s")
+	b.ReportMetric(engRate, "engine-rec/s")
+	b.ReportMetric(engRate/rawRate, "engine/raw")
+	b.ReportMetric(float64(peak)/(1<<20), "heap-MiB")
+	b.ReportMetric(0, "ns/op")
+}

@@ -1,0 +1,80 @@
+package pipeline
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are a worker's Prometheus metrics, on a registry of its own (no globals). Every
+// record that does not reach a sink is counted under the reason it did not.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	RecordsIn    *prometheus.CounterVec
+	RecordsOut   *prometheus.CounterVec
+	Filtered     *prometheus.CounterVec
+	Late         *prometheus.CounterVec
+	DeadLettered *prometheus.CounterVec
+	Watermark    *prometheus.GaugeVec
+	WatermarkLag *prometheus.GaugeVec
+	OpenWindows  *prometheus.GaugeVec
+	Keys         *prometheus.GaugeVec
+	Paused       *prometheus.CounterVec
+}
+
+// NewMetrics creates the metrics of one job.
+func NewMetrics(job string) *Metrics {
+	r := prometheus.NewRegistry()
+	l := prometheus.Labels{"job": job}
+	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
+		c := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "glint", Name: name, Help: help, ConstLabels: l}, labels)
+		r.MustRegister(c)
+		return c
+	}
+	gauge := func(name, help string, labels ...string) *prometheus.GaugeVec {
+		g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "glint", Name: name, Help: help, ConstLabels: l}, labels)
+		r.MustRegister(g)
+		return g
+	}
+	return &Metrics{
+		Registry:     r,
+		RecordsIn:    counter("records_in_total", "Records read from Kafka.", "task"),
+		RecordsOut:   counter("records_out_total", "Rows written to sinks.", "task", "sink"),
+		Filtered:     counter("records_filtered_total", "Records removed by a filter step.", "task"),
+		Late:         counter("records_late_total", "Records that missed a closed window (sent to the dead-letter topic).", "task"),
+		DeadLettered: counter("records_dead_lettered_total", "Records sent to the dead-letter topic, by class (decode, late, expression).", "task", "class"),
+		Watermark:    gauge("watermark_ms", "The task's event-time watermark, ms since the epoch.", "task"),
+		WatermarkLag: gauge("watermark_lag_ms", "Processing time minus the task's watermark, ms.", "task"),
+		OpenWindows:  gauge("open_windows", "Windows holding state.", "task"),
+		Keys:         gauge("window_keys", "(window, key) states held.", "task"),
+		Paused:       counter("backpressure_pauses_total", "Times fetching was paused because the task fell behind.", "task"),
+	}
+}
+
+type taskMetrics struct {
+	in, filtered, late prometheus.Counter
+	dlq                map[string]prometheus.Counter
+	out                []prometheus.Counter // per sink
+	wm, wmLag          prometheus.Gauge
+	windows, keys      prometheus.Gauge
+	paused             prometheus.Counter
+}
+
+func (m *Metrics) forTask(id int32, sinks []string) *taskMetrics {
+	t := strconv.Itoa(int(id))
+	tm := &taskMetrics{
+		in: m.RecordsIn.WithLabelValues(t), filtered: m.Filtered.WithLabelValues(t), late: m.Late.WithLabelValues(t),
+		dlq: map[string]prometheus.Counter{},
+		wm:  m.Watermark.WithLabelValues(t), wmLag: m.WatermarkLag.WithLabelValues(t),
+		windows: m.OpenWindows.WithLabelValues(t), keys: m.Keys.WithLabelValues(t),
+		paused: m.Paused.WithLabelValues(t),
+	}
+	for _, c := range []string{"decode", "late", "expression"} {
+		tm.dlq[c] = m.DeadLettered.WithLabelValues(t, c)
+	}
+	for _, s := range sinks {
+		tm.out = append(tm.out, m.RecordsOut.WithLabelValues(t, s))
+	}
+	return tm
+}

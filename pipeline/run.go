@@ -1,0 +1,240 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/glintstream/glint/connector/kafka"
+)
+
+// RunOptions adjust a run without changing the job file.
+type RunOptions struct {
+	// Brokers overrides the job's brokers. With neither, Run uses a broker already listening
+	// on 127.0.0.1:9092 (`glint broker`) or starts the embedded broker there.
+	Brokers []string
+	// UntilEnd reads each input to the end offsets seen at start, fires every window and
+	// returns (bounded mode). Otherwise Run consumes in the job's group until ctx ends.
+	UntilEnd bool
+	// DataDir is the embedded broker's data directory. Default ./glint-data/kafka.
+	DataDir string
+	// MetricsListen overrides the job's metrics address ("off" disables).
+	MetricsListen string
+	// Stdout receives the rows of stdout sinks. Default os.Stdout.
+	Stdout io.Writer
+	// Metrics, if set, is used instead of a new registry (the demo reads it).
+	Metrics *Metrics
+}
+
+// Run compiles and runs a job. It returns nil when a bounded run completes or ctx is cancelled
+// after a clean drain, and the first fatal error otherwise.
+func Run(ctx context.Context, env *Env, job *Job, opts RunOptions) error {
+	plan, err := Compile(job, env)
+	if err != nil {
+		return err
+	}
+	brokers := opts.Brokers
+	if len(brokers) == 0 {
+		brokers = job.Brokers
+	}
+	embedded := false
+	if len(brokers) == 0 {
+		b, addr, err := embeddedBroker(env, opts.DataDir)
+		if err != nil {
+			return err
+		}
+		if b != nil {
+			defer b.Close()
+			embedded = true
+		}
+		brokers = []string{addr}
+	}
+	m := opts.Metrics
+	if m == nil {
+		m = NewMetrics(job.Name)
+	}
+	listen := job.Metrics.Listen
+	if opts.MetricsListen != "" {
+		listen = opts.MetricsListen
+	}
+	if stop := serveMetrics(env, m, listen); stop != nil {
+		defer stop()
+	}
+
+	admCl, err := kafka.NewClient(brokers)
+	if err != nil {
+		return err
+	}
+	defer admCl.Close()
+	if err := kafka.Ping(ctx, admCl, brokers, 10*time.Second); err != nil {
+		return err
+	}
+	adm := kadm.NewClient(admCl)
+	parts, err := sourcePartitions(ctx, env, adm, plan, embedded)
+	if err != nil {
+		return err
+	}
+	outTopics := []string{job.DeadLetter.Topic}
+	for _, s := range plan.Sinks {
+		if s.Spec.Type == "kafka" {
+			outTopics = append(outTopics, s.Spec.Topic)
+		}
+	}
+	if err := kafka.EnsureTopics(ctx, adm, parts, outTopics...); err != nil {
+		return err
+	}
+
+	prodCl, err := kafka.NewClient(brokers, kafka.ProducerOpts()...)
+	if err != nil {
+		return err
+	}
+	defer prodCl.Close()
+	prod := kafka.NewProducer(prodCl)
+	w := &worker{
+		plan: plan, env: env, brokers: brokers, m: m, prod: prod, adm: adm,
+		dlq:   &kafka.DeadLetter{Topic: job.DeadLetter.Topic, Job: job.Name, P: prod},
+		input: map[string]int{},
+		errc:  make(chan error, 1),
+	}
+	w.mu.tasks = map[int32]*running{}
+	for i, s := range plan.Sources {
+		w.topics = append(w.topics, s.Spec.Topic)
+		w.input[s.Spec.Topic] = i
+	}
+	stdout := opts.Stdout
+	if stdout == nil {
+		stdout = os.Stdout
+	}
+	for _, s := range plan.Sinks {
+		switch s.Spec.Type {
+		case "kafka":
+			w.sinks = append(w.sinks, newKafkaRows(s, plan.Output, prod))
+		case "stdout":
+			w.sinks = append(w.sinks, newStdoutRows(plan.Output, stdout))
+		}
+	}
+
+	consume := []kgo.Opt{
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.FetchMaxBytes(64 << 20),
+		kgo.FetchMaxPartitionBytes(8 << 20),
+	}
+	if opts.UntilEnd {
+		w.cl, err = kafka.NewClient(brokers, consume...)
+		if err != nil {
+			return err
+		}
+		defer w.cl.Close()
+		env.Logger.Info("running until the end of input", "job", job.Name, "brokers", brokers, "tasks", parts)
+		return w.runBounded(ctx, parts)
+	}
+	consume = append(consume,
+		kgo.ConsumerGroup(job.Name),
+		kgo.ConsumeTopics(w.topics...),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.DisableAutoCommit(),
+		kgo.ConsumeResetOffset(resetOffset(plan.Sources[0].Start)),
+		kgo.OnPartitionsAssigned(func(c context.Context, cl *kgo.Client, a map[string][]int32) { w.assigned(ctx, cl, a) }),
+		kgo.OnPartitionsRevoked(w.revoked),
+		kgo.OnPartitionsLost(w.lost),
+	)
+	w.cl, err = kafka.NewClient(brokers, consume...)
+	if err != nil {
+		return err
+	}
+	env.Logger.Info("running", "job", job.Name, "group", job.Name, "brokers", brokers, "partitions", parts)
+	return w.runGroup(ctx)
+}
+
+func resetOffset(s StartPosition) kgo.Offset {
+	switch {
+	case s.Latest:
+		return kgo.NewOffset().AtEnd()
+	case !s.Time.IsZero():
+		return kgo.NewOffset().AfterMilli(s.Time.UnixMilli())
+	}
+	return kgo.NewOffset().AtStart()
+}
+
+// sourcePartitions checks that the source topics exist and are co-partitioned (task i owns
+// partition i of each) and returns their partition count. On the embedded broker, missing
+// source topics are created.
+func sourcePartitions(ctx context.Context, env *Env, adm *kadm.Client, p *Plan, embedded bool) (int32, error) {
+	var topics []string
+	for _, s := range p.Sources {
+		topics = append(topics, s.Spec.Topic)
+	}
+	counts, err := kafka.PartitionCounts(ctx, adm, topics...)
+	var missing *kafka.MissingTopicsError
+	if errors.As(err, &missing) && embedded {
+		env.Logger.Info("creating source topics on the embedded broker", "topics", missing.Topics, "partitions", 8)
+		if err := kafka.EnsureTopics(ctx, adm, 8, missing.Topics...); err != nil {
+			return 0, err
+		}
+		counts, err = kafka.PartitionCounts(ctx, adm, topics...)
+	}
+	if err != nil {
+		return 0, err
+	}
+	n := counts[topics[0]]
+	for _, t := range topics[1:] {
+		if counts[t] != n {
+			return 0, fmt.Errorf("sources must be co-partitioned (task i reads partition i of each): %s has %d partitions, %s has %d",
+				topics[0], n, t, counts[t])
+		}
+	}
+	return n, nil
+}
+
+// embeddedBroker returns a broker to use when none is configured: one already listening on the
+// default address (returned as addr with a nil *Broker), or a new embedded one.
+func embeddedBroker(env *Env, dataDir string) (*kafka.Broker, string, error) {
+	if c, err := net.DialTimeout("tcp", kafka.DefaultBrokerAddr, 300*time.Millisecond); err == nil {
+		c.Close()
+		env.Logger.Info("using the broker already listening", "addr", kafka.DefaultBrokerAddr)
+		return nil, kafka.DefaultBrokerAddr, nil
+	}
+	if dataDir == "" {
+		dataDir = filepath.Join("glint-data", "kafka")
+	}
+	b, err := kafka.StartBroker(kafka.BrokerConfig{Addr: kafka.DefaultBrokerAddr, DataDir: dataDir})
+	if err != nil {
+		return nil, "", err
+	}
+	env.Logger.Info("started the embedded broker", "addr", b.Addr(), "data", dataDir)
+	return b, b.Addr(), nil
+}
+
+// serveMetrics serves /metrics on listen. A busy port is not fatal: it falls back to a free
+// port and logs where.
+func serveMetrics(env *Env, m *Metrics, listen string) (stop func()) {
+	if listen == "off" || listen == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		host, _, _ := net.SplitHostPort(listen)
+		if ln, err = net.Listen("tcp", net.JoinHostPort(host, "0")); err != nil {
+			env.Logger.Warn("metrics disabled: cannot listen", "addr", listen, "err", err)
+			return nil
+		}
+		env.Logger.Warn("metrics port busy; using another", "wanted", listen, "addr", ln.Addr().String())
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	env.Logger.Info("metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+	return func() { srv.Close() }
+}

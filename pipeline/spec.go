@@ -1,0 +1,174 @@
+package pipeline
+
+import (
+	"os"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/glintstream/glint/internal/strictyaml"
+)
+
+// Job is a job file, decoded. Defaults are applied by Load; Compile validates it and builds the
+// plan. Field names here are the YAML names; see the README's job file reference.
+type Job struct {
+	Name        string   `yaml:"name"`
+	Description string   `yaml:"description"`
+	Brokers     []string `yaml:"brokers"` // empty: the embedded broker
+
+	Sources  []Source `yaml:"sources"`
+	Pipeline []Step   `yaml:"pipeline"`
+	Sinks    []Sink   `yaml:"sinks"`
+
+	DeadLetter DeadLetter  `yaml:"dead_letter"`
+	Metrics    MetricsSpec `yaml:"metrics"`
+
+	// File is where the job was read from; pos where each field was written in it.
+	File string               `yaml:"-"`
+	pos  strictyaml.Positions `yaml:"-"`
+}
+
+// Source is one Kafka input topic.
+type Source struct {
+	Name          string                        `yaml:"name"`
+	Topic         string                        `yaml:"topic"`
+	Format        string                        `yaml:"format"`
+	Fields        strictyaml.Ordered[FieldSpec] `yaml:"fields"`
+	EventTime     EventTime                     `yaml:"event_time"`
+	Watermark     Watermark                     `yaml:"watermark"`
+	Start         string                        `yaml:"start"`
+	PartitionedBy strictyaml.StringOrList       `yaml:"partitioned_by"`
+}
+
+// FieldSpec is a field's type, written either as a type name (`ts: timestamp`) or as a mapping
+// (`ts: {type: timestamp, path: meta.ts, encoding: epoch_s, optional: true}`).
+type FieldSpec struct {
+	Type     string `yaml:"type"`
+	Path     string `yaml:"path"`
+	Encoding string `yaml:"encoding"`
+	Optional bool   `yaml:"optional"`
+}
+
+// UnmarshalStrictYAML implements strictyaml.Unmarshaler.
+func (f *FieldSpec) UnmarshalStrictYAML(d *strictyaml.Decoder, n *yaml.Node, path string) {
+	if n.Kind == yaml.ScalarNode {
+		f.Type = n.Value
+		return
+	}
+	type plain FieldSpec // no UnmarshalStrictYAML: decode as a struct
+	var p plain
+	d.Decode(n, path, reflectValue(&p))
+	*f = FieldSpec(p)
+}
+
+// EventTime names the field that carries event time and how it is encoded.
+type EventTime struct {
+	Field    string `yaml:"field"`
+	Encoding string `yaml:"encoding"` // epoch_ms (default), epoch_us, epoch_s, rfc3339
+}
+
+// Watermark configures a source's watermark.
+type Watermark struct {
+	MaxOutOfOrderness strictyaml.Duration `yaml:"max_out_of_orderness"`
+	IdleTimeout       strictyaml.Duration `yaml:"idle_timeout"`
+}
+
+// Step is one operator of the pipeline: exactly one of its fields is set.
+type Step struct {
+	Filter    *string                    `yaml:"filter"`
+	Compute   strictyaml.Ordered[string] `yaml:"compute"`
+	KeyBy     strictyaml.StringOrList    `yaml:"key_by"`
+	Window    *WindowSpec                `yaml:"window"`
+	Aggregate strictyaml.Ordered[string] `yaml:"aggregate"`
+}
+
+// WindowSpec is a keyed event-time window.
+type WindowSpec struct {
+	Type            string              `yaml:"type"` // tumbling, sliding, session
+	Size            strictyaml.Duration `yaml:"size"`
+	Slide           strictyaml.Duration `yaml:"slide"`
+	Gap             strictyaml.Duration `yaml:"gap"`
+	AllowedLateness strictyaml.Duration `yaml:"allowed_lateness"`
+}
+
+// Sink is one output.
+type Sink struct {
+	Name  string                  `yaml:"name"`
+	Type  string                  `yaml:"type"` // kafka, stdout
+	Topic string                  `yaml:"topic"`
+	Key   strictyaml.StringOrList `yaml:"key"`
+}
+
+// DeadLetter configures the dead-letter topic for records that cannot be processed.
+type DeadLetter struct {
+	Topic string `yaml:"topic"` // default <name>.dlq
+}
+
+// MetricsSpec configures the Prometheus endpoint.
+type MetricsSpec struct {
+	Listen string `yaml:"listen"` // default 127.0.0.1:9249; "off" disables
+}
+
+// Load reads and decodes a job file and applies defaults. It reports every decoding problem at
+// once; call Compile to validate the job's meaning.
+func Load(path string) (*Job, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes job file contents; file names the source in errors.
+func Parse(file string, data []byte) (*Job, error) {
+	j := &Job{File: file}
+	pos, err := strictyaml.Decode(file, data, j)
+	j.pos = pos
+	if err != nil {
+		return nil, err
+	}
+	j.applyDefaults()
+	return j, nil
+}
+
+// Defaults, in one place.
+const (
+	DefaultFormat        = "json"
+	DefaultTimeEncoding  = "epoch_ms"
+	DefaultStart         = "earliest"
+	DefaultMetricsListen = "127.0.0.1:9249"
+)
+
+func (j *Job) applyDefaults() {
+	for i := range j.Sources {
+		s := &j.Sources[i]
+		if s.Name == "" {
+			s.Name = s.Topic
+		}
+		if s.Format == "" {
+			s.Format = DefaultFormat
+		}
+		if s.EventTime.Encoding == "" {
+			s.EventTime.Encoding = DefaultTimeEncoding
+		}
+		if s.Start == "" {
+			s.Start = DefaultStart
+		}
+	}
+	for i := range j.Sinks {
+		if j.Sinks[i].Name == "" {
+			j.Sinks[i].Name = j.Sinks[i].Type
+			if j.Sinks[i].Topic != "" {
+				j.Sinks[i].Name = j.Sinks[i].Topic
+			}
+		}
+	}
+	if j.DeadLetter.Topic == "" && j.Name != "" {
+		j.DeadLetter.Topic = j.Name + ".dlq"
+	}
+	if j.Metrics.Listen == "" {
+		j.Metrics.Listen = DefaultMetricsListen
+	}
+}
+
+// Pos returns where the field at path was written (or its nearest parent).
+func (j *Job) Pos(path string) strictyaml.Pos { return j.pos.Lookup(path) }

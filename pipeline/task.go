@@ -1,0 +1,440 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/glintstream/glint/connector/kafka"
+	"github.com/glintstream/glint/format"
+	"github.com/glintstream/glint/operators"
+	"github.com/glintstream/glint/operators/expr"
+	"github.com/glintstream/glint/row"
+)
+
+// A task owns partition id of every source topic and all state derived from them. One
+// goroutine (run) owns everything in it except the fields documented otherwise.
+type task struct {
+	id    int32
+	plan  *Plan
+	env   *Env
+	decs  []format.Decoder
+	pre   []stageOp
+	post  []stageOp
+	win   *operators.Window
+	wms   *operators.Watermarks
+	wm    int64 // the task's watermark, never decreasing
+	floor int64 // watermark restored from the last commit (replay after restart)
+	out   operators.Output
+	sinks []RowSink
+	dlq   *kafka.DeadLetter
+	m     *taskMetrics
+	row   row.Row // decode buffer
+	nsrc  int     // fields decoded from the source; computed columns follow
+
+	inbox inbox
+	// ends[i] is the offset at which input i ends (bounded mode), or -1.
+	ends []int64
+	// next[i] is the offset after the last record of input i this task has processed.
+	next  []int64
+	ended []bool
+	// replayUntil[i]: records of input i below this offset were processed before a restart;
+	// if they are late now, they were counted then (skipped, counted as replayed).
+	replayUntil []int64
+	commits     []commitQueue
+
+	// committable[i] is the offset of input i up to which every result is emitted; read by
+	// the committer goroutine.
+	committable []atomic.Int64
+	hi          []atomic.Int64 // next[i], published for the committer
+	committedWM atomic.Int64
+	resume      func() // resumes fetching this task's partitions after backpressure
+}
+
+// stageOp is one stateless operator of a task (its own clone of the compiled program).
+type stageOp struct {
+	path    string
+	filter  *expr.Filter
+	compute *expr.Compute
+	col     int
+}
+
+func newTask(id int32, p *Plan, env *Env, sinks []RowSink, dlq *kafka.DeadLetter, m *taskMetrics) (*task, error) {
+	t := &task{id: id, plan: p, env: env, sinks: sinks, dlq: dlq, m: m, wm: math.MinInt64, floor: math.MinInt64}
+	n := len(p.Sources)
+	wcfg := make([]operators.WatermarkConfig, n)
+	for i, s := range p.Sources {
+		d, err := env.Formats.New(s.Spec.Format, s.Fields)
+		if err != nil {
+			return nil, fmt.Errorf("task %d: source %s: %w", id, s.Spec.Name, err)
+		}
+		t.decs = append(t.decs, d)
+		wcfg[i] = s.Watermark
+	}
+	t.nsrc = len(p.Sources[0].Fields)
+	t.row = make(row.Row, len(p.Input.Fields))
+	t.wms = operators.NewWatermarks(wcfg)
+	t.pre, t.post = cloneOps(p.Pre), cloneOps(p.Post)
+	if p.Window != nil {
+		w, err := operators.NewWindow(p.Window.Config)
+		if err != nil {
+			return nil, fmt.Errorf("task %d: %w", id, err)
+		}
+		t.win = w
+	}
+	t.ends, t.next, t.ended = make([]int64, n), make([]int64, n), make([]bool, n)
+	t.replayUntil, t.commits = make([]int64, n), make([]commitQueue, n)
+	t.committable, t.hi = make([]atomic.Int64, n), make([]atomic.Int64, n)
+	for i := range t.ends {
+		t.ends[i], t.next[i] = -1, -1
+		t.committable[i].Store(-1)
+	}
+	t.committedWM.Store(math.MinInt64)
+	t.inbox.init()
+	return t, nil
+}
+
+func cloneOps(ops []OpPlan) []stageOp {
+	out := make([]stageOp, len(ops))
+	for i, o := range ops {
+		out[i] = stageOp{path: o.Path, col: o.Column}
+		if o.Filter != nil {
+			out[i].filter = o.Filter.Clone()
+		}
+		if o.Compute != nil {
+			out[i].compute = o.Compute.Clone()
+		}
+	}
+	return out
+}
+
+// batch is a run of consecutive records of one input.
+type batch struct {
+	input int
+	recs  []*kgo.Record
+}
+
+// run is the task's loop. It returns nil when every input has ended (bounded mode) or stop is
+// closed (after processing what was queued), and the first sink error otherwise.
+func (t *task) run(ctx context.Context, stop <-chan struct{}) error {
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.inbox.ready:
+			if err := t.drainInbox(ctx); err != nil || t.allEnded() {
+				return err
+			}
+		case <-tick.C:
+			t.tick(ctx)
+		case <-stop:
+			// Graceful: what was queued is processed; open windows stay open (their records
+			// are not committed, so the next owner reads them again).
+			return t.drainInbox(ctx)
+		}
+	}
+}
+
+func (t *task) drainInbox(ctx context.Context) error {
+	for {
+		bs, paused := t.inbox.take()
+		if len(bs) == 0 {
+			if paused && t.resume != nil {
+				t.resume()
+			}
+			return nil
+		}
+		for i := range bs {
+			if err := t.process(ctx, &bs[i]); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (t *task) allEnded() bool {
+	for _, e := range t.ended {
+		if !e {
+			return false
+		}
+	}
+	return true
+}
+
+// process runs one batch through decoding, the operators and the sinks.
+func (t *task) process(ctx context.Context, b *batch) error {
+	now := t.env.Clock.Now().UnixMilli()
+	in, filtered := 0, 0
+	maxT := int64(math.MinInt64)
+	src := &t.plan.Sources[b.input]
+	for i, kr := range b.recs {
+		t.next[b.input] = kr.Offset + 1
+		if kr.Attrs.IsControl() {
+			continue
+		}
+		in++
+		r := t.row
+		if err := t.decs[b.input].Decode(kr.Value, r[:t.nsrc]); err != nil {
+			t.dead(ctx, kr, kafka.ClassDecode, err.Error())
+			continue
+		}
+		ts := r[src.TimeIdx].I
+		maxT = max(maxT, ts)
+		keep, err := t.apply(t.pre, r)
+		switch {
+		case err != nil:
+			t.dead(ctx, kr, kafka.ClassExpression, err.Error())
+		case !keep:
+			filtered++
+		case t.win == nil:
+			if err := t.write(ctx, r); err != nil {
+				return err
+			}
+		default:
+			rec := operators.Record{Time: ts, Row: r, Input: b.input, Ref: i}
+			t.win.OnRecord(&rec, t.wm, &t.out)
+		}
+		if wm, adv := t.wms.Observe(b.input, ts, now); adv {
+			t.advance(wm)
+		}
+		if err := t.emit(ctx, b); err != nil {
+			return err
+		}
+	}
+	t.m.in.Add(float64(in))
+	t.m.filtered.Add(float64(filtered))
+	t.commits[b.input].push(t.next[b.input], t.closeTime(maxT))
+	if t.ends[b.input] >= 0 && t.next[b.input] >= t.ends[b.input] {
+		t.endInput(b.input)
+	}
+	err := t.emit(ctx, b)
+	t.publishCommittable()
+	return err
+}
+
+// advance moves the task's watermark to wm (never backwards, never below the restored floor)
+// and fires what it closes.
+func (t *task) advance(wm int64) {
+	wm = max(wm, t.floor)
+	if wm <= t.wm {
+		return
+	}
+	t.wm = wm
+	if t.win != nil {
+		t.win.OnWatermark(wm, &t.out)
+	}
+}
+
+func (t *task) endInput(i int) {
+	if t.ended[i] {
+		return
+	}
+	t.ended[i] = true
+	if wm, adv := t.wms.End(i); adv {
+		t.advance(wm)
+	}
+}
+
+func (t *task) tick(ctx context.Context) {
+	now := t.env.Clock.Now().UnixMilli()
+	if wm, adv := t.wms.Tick(now); adv {
+		t.advance(wm)
+		if err := t.emit(ctx, nil); err != nil {
+			t.env.Logger.Error("sink write failed", "task", t.id, "err", err)
+		}
+	}
+	if t.wm > math.MinInt64 && t.wm < math.MaxInt64 {
+		t.m.wm.Set(float64(t.wm))
+		t.m.wmLag.Set(float64(now - t.wm))
+	}
+	if t.win != nil {
+		st := t.win.Stats()
+		t.m.windows.Set(float64(st.Windows))
+		t.m.keys.Set(float64(st.Panes))
+	}
+	t.publishCommittable()
+}
+
+// apply runs stateless operators over r in place. It reports whether r is kept, or an error
+// naming the operator when an expression fails on this record.
+func (t *task) apply(ops []stageOp, r row.Row) (bool, error) {
+	for i := range ops {
+		op := &ops[i]
+		if op.filter != nil {
+			keep, err := op.filter.Keep(r)
+			if err != nil {
+				return false, fmt.Errorf("%s: %w", op.path, err)
+			}
+			if !keep {
+				return false, nil
+			}
+			continue
+		}
+		v, err := op.compute.Eval(r)
+		if err != nil {
+			return false, fmt.Errorf("%s: %w", op.path, err)
+		}
+		r[op.col] = v
+	}
+	return true, nil
+}
+
+// emit sends what the window produced: result rows to the sinks, late records to the
+// dead-letter topic. b is the batch the late references point into (nil on a tick, when
+// nothing can be late).
+func (t *task) emit(ctx context.Context, b *batch) error {
+	for _, l := range t.out.Late {
+		kr := b.recs[l.Ref]
+		if kr.Offset < t.replayUntil[b.input] {
+			continue // counted before the restart; its window's result is already out
+		}
+		t.m.late.Inc()
+		t.dead(ctx, kr, kafka.ClassLate, l.Reason)
+	}
+	for _, r := range t.out.Rows {
+		if len(t.post) > 0 {
+			ext := make(row.Row, len(t.plan.Output.Fields))
+			copy(ext, r)
+			keep, err := t.apply(t.post, ext)
+			if err != nil {
+				t.env.Logger.Warn("expression failed on a result row; row dropped and counted", "task", t.id, "err", err)
+				t.m.dlq[kafka.ClassExpression].Inc()
+				continue
+			}
+			if !keep {
+				continue
+			}
+			r = ext
+		}
+		if err := t.write(ctx, r); err != nil {
+			return err
+		}
+	}
+	t.out.Reset()
+	return nil
+}
+
+func (t *task) write(ctx context.Context, r row.Row) error {
+	for i, s := range t.sinks {
+		if err := s.Write(ctx, r); err != nil {
+			return fmt.Errorf("task %d: sink %s: %w", t.id, t.plan.Sinks[i].Spec.Name, err)
+		}
+		t.m.out[i].Inc()
+	}
+	return nil
+}
+
+func (t *task) dead(ctx context.Context, kr *kgo.Record, class, reason string) {
+	t.m.dlq[class].Inc()
+	t.dlq.Write(ctx, kr, class, reason)
+}
+
+// closeTime is the watermark at which every window a record of event time ts can belong to is
+// closed for good; its offset may be committed then.
+func (t *task) closeTime(ts int64) int64 {
+	if t.win == nil || ts == math.MinInt64 {
+		return math.MinInt64
+	}
+	w := t.plan.Window
+	if w.Span == 0 { // sessions can extend without bound: only the end of input closes them
+		return math.MaxInt64
+	}
+	c := w.Config
+	slide := c.Size
+	if c.Kind == operators.Sliding {
+		slide = c.Slide
+	}
+	lastStart := ts - ((ts%slide)+slide)%slide
+	return lastStart + c.Size + c.AllowedLateness
+}
+
+// publishCommittable moves each input's committable offset forward over the batches whose
+// windows the watermark has closed.
+func (t *task) publishCommittable() {
+	for i := range t.commits {
+		if off, ok := t.commits[i].pop(t.wm); ok {
+			t.committable[i].Store(off)
+		}
+		t.hi[i].Store(t.next[i])
+	}
+	t.committedWM.Store(t.wm)
+}
+
+// commitQueue holds, per batch, the offset after it and the watermark that closes it.
+type commitQueue struct {
+	q []struct{ next, close int64 }
+}
+
+func (c *commitQueue) push(next, close int64) {
+	if n := len(c.q); n > 0 && c.q[n-1].close >= close {
+		c.q[n-1].next = next // merge: closes no later than the previous entry
+		return
+	}
+	c.q = append(c.q, struct{ next, close int64 }{next, close})
+}
+
+// pop removes the entries closed at wm and returns the last one's offset.
+func (c *commitQueue) pop(wm int64) (int64, bool) {
+	n := 0
+	for n < len(c.q) && c.q[n].close <= wm {
+		n++
+	}
+	if n == 0 {
+		return 0, false
+	}
+	off := c.q[n-1].next
+	c.q = append(c.q[:0], c.q[n:]...)
+	return off, true
+}
+
+// inbox is the queue between the worker's poll loop and a task. The poll loop never blocks on
+// it: when a task falls behind, the worker pauses fetching its partitions instead, so one slow
+// task does not stall the others.
+type inbox struct {
+	ready chan struct{}
+	mu    struct {
+		sync.Mutex
+		q      []batch
+		paused bool
+	}
+}
+
+const inboxHighWater = 8 // batches queued before fetching is paused
+
+func (b *inbox) init() { b.ready = make(chan struct{}, 1) }
+
+// push queues bs and reports whether the task is behind (the caller pauses its partitions).
+func (b *inbox) push(bt batch) (behind bool) {
+	b.mu.Lock()
+	b.mu.q = append(b.mu.q, bt)
+	behind = len(b.mu.q) >= inboxHighWater && !b.mu.paused
+	if behind {
+		b.mu.paused = true
+	}
+	b.mu.Unlock()
+	select {
+	case b.ready <- struct{}{}:
+	default:
+	}
+	return behind
+}
+
+// take returns everything queued and whether fetching was paused (and is now to resume).
+func (b *inbox) take() ([]batch, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	q := b.mu.q
+	b.mu.q = nil
+	paused := b.mu.paused && len(q) == 0
+	if paused {
+		b.mu.paused = false
+	}
+	return q, paused
+}

@@ -1,0 +1,473 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/glintstream/glint/connector/kafka"
+)
+
+// worker runs a plan's tasks in one process: it consumes the source topics, hands records to
+// the task owning their partition, and commits offsets the tasks report safe.
+type worker struct {
+	plan    *Plan
+	env     *Env
+	brokers []string
+	m       *Metrics
+	sinks   []RowSink
+	prod    *kafka.Producer
+	dlq     *kafka.DeadLetter
+	cl      *kgo.Client
+	adm     *kadm.Client
+	topics  []string
+	input   map[string]int // topic → source index
+
+	mu struct {
+		sync.Mutex
+		tasks map[int32]*running
+	}
+	errc chan error // first task failure
+}
+
+type running struct {
+	t    *task
+	stop chan struct{}
+	done chan struct{}
+	err  error
+}
+
+func (w *worker) taskFor(p int32) *running {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.mu.tasks[p]
+}
+
+// start creates and starts the task for partition p.
+func (w *worker) start(ctx context.Context, p int32, init func(*task)) (*running, error) {
+	names := make([]string, len(w.plan.Sinks))
+	for i, s := range w.plan.Sinks {
+		names[i] = s.Spec.Name
+	}
+	t, err := newTask(p, w.plan, w.env, w.sinks, w.dlq, w.m.forTask(p, names))
+	if err != nil {
+		return nil, err
+	}
+	if init != nil {
+		init(t)
+	}
+	t.resume = func() {
+		w.cl.ResumeFetchPartitions(w.partitionsOf(p))
+	}
+	r := &running{t: t, stop: make(chan struct{}), done: make(chan struct{})}
+	w.mu.Lock()
+	w.mu.tasks[p] = r
+	w.mu.Unlock()
+	go func() {
+		defer close(r.done)
+		r.err = t.run(ctx, r.stop)
+		if r.err != nil && !errors.Is(r.err, context.Canceled) {
+			select {
+			case w.errc <- r.err:
+			default:
+			}
+		}
+	}()
+	return r, nil
+}
+
+func (w *worker) partitionsOf(p int32) map[string][]int32 {
+	m := make(map[string][]int32, len(w.topics))
+	for _, t := range w.topics {
+		m[t] = []int32{p}
+	}
+	return m
+}
+
+// dispatch hands a poll's records to their tasks, pausing the partitions of a task that is
+// behind instead of blocking.
+func (w *worker) dispatch(fs kgo.Fetches, limit func(topic string, p int32) int64) {
+	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
+		if len(fp.Records) == 0 {
+			return
+		}
+		r := w.taskFor(fp.Partition)
+		if r == nil {
+			return // revoked between poll and dispatch; the new owner reads them
+		}
+		recs := fp.Records
+		if limit != nil {
+			end := limit(fp.Topic, fp.Partition)
+			n := len(recs)
+			for n > 0 && recs[n-1].Offset >= end {
+				n--
+			}
+			recs = recs[:n]
+			if n == 0 {
+				return
+			}
+		}
+		if r.t.inbox.push(batch{input: w.input[fp.Topic], recs: recs}) {
+			r.t.m.paused.Inc()
+			w.cl.PauseFetchPartitions(w.partitionsOf(fp.Partition))
+		}
+	})
+}
+
+// runBounded reads every partition from its start to the end offset it has now, fires every
+// window and returns: the bounded mode that replay builds on. It joins no group and commits
+// no offsets.
+func (w *worker) runBounded(ctx context.Context, parts int32) error {
+	ends, err := kafka.EndOffsets(ctx, w.adm, w.topics...)
+	if err != nil {
+		return err
+	}
+	starts, err := w.startOffsets(ctx, ends)
+	if err != nil {
+		return err
+	}
+	assign := map[string]map[int32]kgo.Offset{}
+	for topic, ps := range starts {
+		assign[topic] = map[int32]kgo.Offset{}
+		for p, off := range ps {
+			assign[topic][p] = kgo.NewOffset().At(off)
+		}
+	}
+	w.cl.AddConsumePartitions(assign)
+	var runs []*running
+	for p := range parts {
+		r, err := w.start(ctx, p, func(t *task) {
+			for topic, i := range w.input {
+				t.ends[i] = ends[topic][p]
+				if starts[topic][p] >= t.ends[i] {
+					t.endInput(i)
+				}
+			}
+		})
+		if err != nil {
+			return err
+		}
+		runs = append(runs, r)
+	}
+	allDone := make(chan struct{})
+	go func() {
+		for _, r := range runs {
+			<-r.done
+		}
+		close(allDone)
+	}()
+	pollCtx, cancelPoll := context.WithCancel(ctx)
+	defer cancelPoll()
+	go func() {
+		select {
+		case <-allDone:
+		case <-ctx.Done():
+		}
+		cancelPoll()
+	}()
+	limit := func(topic string, p int32) int64 { return ends[topic][p] }
+	for {
+		fs := w.cl.PollRecords(pollCtx, 50_000)
+		if pollCtx.Err() != nil {
+			break
+		}
+		if err := fatalFetchErr(fs); err != nil {
+			return err
+		}
+		w.dispatch(fs, limit)
+		select {
+		case err := <-w.errc:
+			return err
+		default:
+		}
+	}
+	for _, r := range runs {
+		<-r.done
+		if r.err != nil {
+			return r.err
+		}
+	}
+	return w.flush(ctx)
+}
+
+// startOffsets resolves each source's start position to absolute offsets.
+func (w *worker) startOffsets(ctx context.Context, ends map[string]map[int32]int64) (map[string]map[int32]int64, error) {
+	out := map[string]map[int32]int64{}
+	for _, s := range w.plan.Sources {
+		topic := s.Spec.Topic
+		var lo kadm.ListedOffsets
+		var err error
+		switch {
+		case s.Start.Latest:
+			out[topic] = ends[topic]
+			continue
+		case !s.Start.Time.IsZero():
+			lo, err = w.adm.ListOffsetsAfterMilli(ctx, s.Start.Time.UnixMilli(), topic)
+		default:
+			lo, err = w.adm.ListStartOffsets(ctx, topic)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("start offsets of %s: %w", topic, err)
+		}
+		out[topic] = map[int32]int64{}
+		lo.Each(func(o kadm.ListedOffset) {
+			if o.Err != nil && err == nil {
+				err = fmt.Errorf("start offset of %s[%d]: %w", o.Topic, o.Partition, o.Err)
+			}
+			off := o.Offset
+			if off < 0 || off > ends[topic][o.Partition] { // no record at or after the time
+				off = ends[topic][o.Partition]
+			}
+			out[topic][o.Partition] = off
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func fatalFetchErr(fs kgo.Fetches) error {
+	var first error
+	fs.EachError(func(topic string, p int32, err error) {
+		if first == nil && !errors.Is(err, context.Canceled) {
+			first = fmt.Errorf("fetch %s[%d]: %w", topic, p, err)
+		}
+	})
+	return first
+}
+
+// flush makes every result written so far durable: the ordering rule "sinks flushed BEFORE
+// offsets are committed" depends on it.
+func (w *worker) flush(ctx context.Context) error {
+	for i, s := range w.sinks {
+		if err := s.Flush(ctx); err != nil {
+			return fmt.Errorf("sink %s: %w", w.plan.Sinks[i].Spec.Name, err)
+		}
+	}
+	return w.prod.Flush(ctx)
+}
+
+// runGroup consumes in the job's consumer group until ctx ends: partitions are assigned by
+// cooperative-sticky balancing; an assigned task resumes from the group's committed offsets
+// and watermark; a revoked task stops after its queued records and commits what is safe.
+func (w *worker) runGroup(ctx context.Context) error {
+	commitTick := time.NewTicker(2 * time.Second)
+	defer commitTick.Stop()
+	for {
+		fs := w.cl.PollRecords(ctx, 50_000)
+		if ctx.Err() != nil {
+			return w.shutdown()
+		}
+		if errors.Is(fs.Err0(), kgo.ErrClientClosed) {
+			return nil
+		}
+		if err := fatalFetchErr(fs); err != nil {
+			w.env.Logger.Warn("fetch error (retrying)", "err", err)
+		}
+		w.dispatch(fs, nil)
+		select {
+		case err := <-w.errc:
+			return err
+		case <-commitTick.C:
+			if err := w.commit(ctx, w.allTasks()); err != nil {
+				w.env.Logger.Warn("offset commit failed (will retry)", "err", err)
+			}
+		default:
+		}
+	}
+}
+
+func (w *worker) allTasks() []int32 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ps := make([]int32, 0, len(w.mu.tasks))
+	for p := range w.mu.tasks {
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+// shutdown stops every task after its queued records, flushes and commits. Open windows are not
+// fired: their records are not committed, so the next run reads them again.
+func (w *worker) shutdown() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ps := w.allTasks()
+	err := w.stopTasks(ctx, ps)
+	w.cl.CloseAllowingRebalance()
+	return err
+}
+
+func (w *worker) stopTasks(ctx context.Context, ps []int32) error {
+	return w.stopTasksCommit(ctx, ps, true)
+}
+
+// lost stops the tasks of partitions lost without a clean revoke: another member may own them
+// already, so nothing is committed.
+func (w *worker) lost(ctx context.Context, _ *kgo.Client, ls map[string][]int32) {
+	var ps []int32
+	for _, l := range ls {
+		ps = append(ps, l...)
+	}
+	if err := w.stopTasksCommit(ctx, ps, false); err != nil {
+		w.env.Logger.Warn("stopping lost tasks", "err", err)
+	}
+}
+
+func (w *worker) stopTasksCommit(ctx context.Context, ps []int32, commit bool) error {
+	var firstErr error
+	for _, p := range ps {
+		r := w.taskFor(p)
+		if r == nil {
+			continue
+		}
+		close(r.stop)
+		<-r.done
+		if r.err != nil && firstErr == nil && !errors.Is(r.err, context.Canceled) {
+			firstErr = r.err
+		}
+	}
+	if commit {
+		if err := w.commit(ctx, ps); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	w.mu.Lock()
+	for _, p := range ps {
+		delete(w.mu.tasks, p)
+	}
+	w.mu.Unlock()
+	return firstErr
+}
+
+// commit flushes the sinks, then commits each task's safe offsets with its watermark and high
+// offset in the commit metadata (used by the next owner to recognise replayed records).
+func (w *worker) commit(ctx context.Context, ps []int32) error {
+	offs := kadm.Offsets{}
+	for _, p := range ps {
+		r := w.taskFor(p)
+		if r == nil {
+			continue
+		}
+		wm := r.t.committedWM.Load()
+		for topic, i := range w.input {
+			off := r.t.committable[i].Load()
+			if off < 0 {
+				continue
+			}
+			offs.Add(kadm.Offset{Topic: topic, Partition: p, At: off, LeaderEpoch: -1, Metadata: commitMeta(wm, r.t.hi[i].Load())})
+		}
+	}
+	if len(offs) == 0 {
+		return nil
+	}
+	if err := w.flush(ctx); err != nil { // results BEFORE offsets
+		return err
+	}
+	resp, err := w.adm.CommitOffsets(ctx, w.plan.Job.Name, offs)
+	if err != nil {
+		return fmt.Errorf("commit offsets: %w", err)
+	}
+	return resp.Error()
+}
+
+// commitMeta encodes "wm=<watermark>;hi=<next offset processed>".
+func commitMeta(wm, hi int64) string {
+	return "wm=" + strconv.FormatInt(wm, 10) + ";hi=" + strconv.FormatInt(hi, 10)
+}
+
+func parseCommitMeta(s string) (wm, hi int64, ok bool) {
+	wm, hi = math.MinInt64, -1
+	for _, kv := range strings.Split(s, ";") {
+		k, v, found := strings.Cut(kv, "=")
+		if !found {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, 0, false
+		}
+		switch k {
+		case "wm":
+			wm, ok = n, true
+		case "hi":
+			hi = n
+		}
+	}
+	return wm, hi, ok
+}
+
+// assigned starts tasks for newly assigned partitions, restoring each from the group's
+// committed offsets and metadata.
+func (w *worker) assigned(ctx context.Context, _ *kgo.Client, as map[string][]int32) {
+	parts := map[int32]bool{}
+	for _, ps := range as {
+		for _, p := range ps {
+			if w.taskFor(p) == nil {
+				parts[p] = true
+			}
+		}
+	}
+	if len(parts) == 0 {
+		return
+	}
+	committed, err := w.adm.FetchOffsets(ctx, w.plan.Job.Name)
+	if err != nil {
+		w.env.Logger.Warn("could not read committed offsets; starting tasks without replay information", "err", err)
+	}
+	for p := range parts {
+		_, err := w.start(ctx, p, func(t *task) {
+			for topic, i := range w.input {
+				o, ok := committed.Lookup(topic, p)
+				if !ok {
+					continue
+				}
+				if wm, hi, ok := parseCommitMeta(o.Metadata); ok {
+					if t.floor == math.MinInt64 || wm < t.floor {
+						t.floor = wm
+					}
+					t.replayUntil[i] = hi
+				}
+			}
+			t.wm = t.floor
+		})
+		if err != nil {
+			select {
+			case w.errc <- err:
+			default:
+			}
+			return
+		}
+		w.env.Logger.Info("task assigned", "task", p)
+	}
+}
+
+// revoked stops the tasks of revoked partitions and commits their safe offsets before the
+// partitions move.
+func (w *worker) revoked(ctx context.Context, _ *kgo.Client, rs map[string][]int32) {
+	parts := map[int32]bool{}
+	for _, ps := range rs {
+		for _, p := range ps {
+			parts[p] = true
+		}
+	}
+	ps := make([]int32, 0, len(parts))
+	for p := range parts {
+		ps = append(ps, p)
+	}
+	if err := w.stopTasks(ctx, ps); err != nil {
+		w.env.Logger.Warn("stopping revoked tasks", "err", err)
+	}
+	for _, p := range ps {
+		w.env.Logger.Info("task revoked", "task", p)
+	}
+}
