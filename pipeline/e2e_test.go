@@ -336,3 +336,30 @@ func TestEndToEndTumblingCounts(t *testing.T) {
 		t.Fatal("the generated input must exercise revisions within allowed lateness")
 	}
 }
+
+// A bounded run over partitions of which some are empty ends (a task with nothing to read ends
+// at once) and still produces every row.
+func TestBoundedWithEmptyPartitions(t *testing.T) {
+	addr := testBroker(t)
+	createTopic(t, addr, "reactions", 8)
+	var evs []event
+	for _, e := range genEvents(3, 2000) {
+		if e.match == "m1" { // one key: one partition holds everything
+			evs = append(evs, e)
+		}
+	}
+	parts := produce(t, addr, "reactions", evs)
+	job, err := Parse("e.yaml", []byte(strings.Replace(emojiJob, "name: e2e", "name: empty", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := Run(ctx, testEnv(t), job, RunOptions{Brokers: []string{addr}, UntilEnd: true, MetricsListen: "off"}); err != nil {
+		t.Fatal(err)
+	}
+	want, _, _ := reference(evs, parts, 2000, 5000, 2000)
+	if got := consumeAll(t, addr, "counts"); len(got) != len(want) || len(want) == 0 {
+		t.Fatalf("got %d rows, want %d", len(got), len(want))
+	}
+}

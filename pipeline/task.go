@@ -53,7 +53,6 @@ type task struct {
 	committable []atomic.Int64
 	hi          []atomic.Int64 // next[i], published for the committer
 	committedWM atomic.Int64
-	resume      func() // resumes fetching this task's partitions after backpressure
 }
 
 // stageOp is one stateless operator of a task (its own clone of the compiled program).
@@ -122,6 +121,9 @@ type batch struct {
 // run is the task's loop. It returns nil when every input has ended (bounded mode) or stop is
 // closed (after processing what was queued), and the first sink error otherwise.
 func (t *task) run(ctx context.Context, stop <-chan struct{}) error {
+	if t.allEnded() { // bounded mode with nothing to read
+		return t.emit(ctx, nil)
+	}
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -144,11 +146,8 @@ func (t *task) run(ctx context.Context, stop <-chan struct{}) error {
 
 func (t *task) drainInbox(ctx context.Context) error {
 	for {
-		bs, paused := t.inbox.take()
+		bs := t.inbox.take()
 		if len(bs) == 0 {
-			if paused && t.resume != nil {
-				t.resume()
-			}
 			return nil
 		}
 		for i := range bs {
@@ -244,6 +243,7 @@ func (t *task) endInput(i int) {
 
 func (t *task) tick(ctx context.Context) {
 	now := t.env.Clock.Now().UnixMilli()
+
 	if wm, adv := t.wms.Tick(now); adv {
 		t.advance(wm)
 		if err := t.emit(ctx, nil); err != nil {
@@ -395,11 +395,17 @@ func (c *commitQueue) pop(wm int64) (int64, bool) {
 }
 
 // inbox is the queue between the worker's poll loop and a task. The poll loop never blocks on
-// it: when a task falls behind, the worker pauses fetching its partitions instead, so one slow
-// task does not stall the others.
+// it: when a task falls behind, fetching its partitions is paused instead, so one slow task
+// does not stall the others.
+//
+// Pause and resume are called under mu, so they happen in the order the queue saw: without
+// that, a task could drain its queue and resume BEFORE the poll loop paused it, leaving the
+// partition paused forever.
 type inbox struct {
-	ready chan struct{}
-	mu    struct {
+	ready  chan struct{}
+	pause  func() // stops fetching this task's partitions
+	resume func() // starts it again
+	mu     struct {
 		sync.Mutex
 		q      []batch
 		paused bool
@@ -410,31 +416,31 @@ const inboxHighWater = 8 // batches queued before fetching is paused
 
 func (b *inbox) init() { b.ready = make(chan struct{}, 1) }
 
-// push queues bs and reports whether the task is behind (the caller pauses its partitions).
-func (b *inbox) push(bt batch) (behind bool) {
+// push queues bt and reports whether it paused fetching (the task is behind).
+func (b *inbox) push(bt batch) (paused bool) {
 	b.mu.Lock()
 	b.mu.q = append(b.mu.q, bt)
-	behind = len(b.mu.q) >= inboxHighWater && !b.mu.paused
-	if behind {
-		b.mu.paused = true
+	if len(b.mu.q) >= inboxHighWater && !b.mu.paused && b.pause != nil {
+		b.mu.paused, paused = true, true
+		b.pause()
 	}
 	b.mu.Unlock()
 	select {
 	case b.ready <- struct{}{}:
 	default:
 	}
-	return behind
+	return paused
 }
 
-// take returns everything queued and whether fetching was paused (and is now to resume).
-func (b *inbox) take() ([]batch, bool) {
+// take returns everything queued; on finding the queue empty it resumes fetching if paused.
+func (b *inbox) take() []batch {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	q := b.mu.q
 	b.mu.q = nil
-	paused := b.mu.paused && len(q) == 0
-	if paused {
+	if len(q) == 0 && b.mu.paused {
 		b.mu.paused = false
+		b.resume()
 	}
-	return q, paused
+	return q
 }

@@ -64,9 +64,8 @@ func (w *worker) start(ctx context.Context, p int32, init func(*task)) (*running
 	if init != nil {
 		init(t)
 	}
-	t.resume = func() {
-		w.cl.ResumeFetchPartitions(w.partitionsOf(p))
-	}
+	t.inbox.pause = func() { w.cl.PauseFetchPartitions(w.partitionsOf(p)) }
+	t.inbox.resume = func() { w.cl.ResumeFetchPartitions(w.partitionsOf(p)) }
 	r := &running{t: t, stop: make(chan struct{}), done: make(chan struct{})}
 	w.mu.Lock()
 	w.mu.tasks[p] = r
@@ -117,7 +116,6 @@ func (w *worker) dispatch(fs kgo.Fetches, limit func(topic string, p int32) int6
 		}
 		if r.t.inbox.push(batch{input: w.input[fp.Topic], recs: recs}) {
 			r.t.m.paused.Inc()
-			w.cl.PauseFetchPartitions(w.partitionsOf(fp.Partition))
 		}
 	})
 }

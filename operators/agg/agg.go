@@ -1,10 +1,3 @@
-// Package agg holds the aggregate functions of windowed operators: count, sum, min, max, avg,
-// count_distinct, approx_count_distinct, first and last.
-//
-// An aggregate's running state is an Accumulator, a plain struct the window operator keeps one of
-// per (window, key, aggregate). A Func is stateless and shared: it adds values to an accumulator,
-// merges two accumulators (session windows merge when a gap closes), and reads the result.
-// Nothing here reads a clock or does IO.
 package agg
 
 import (
@@ -16,14 +9,15 @@ import (
 // Accumulator is the running state of one aggregate. Which members a Func uses is its own
 // business; the zero value is the empty state. Not safe for concurrent use.
 type Accumulator struct {
-	N   int64               // count of values added
-	I   int64               // integer running value (sum, min, max of int/timestamp)
-	F   float64             // float running value
-	S   string              // string running value (owned: cloned on store)
-	T   int64               // event time of the value held (first, last)
-	Seq int64               // arrival sequence of the value held, to break ties in T (first, last)
-	Set map[string]struct{} // count_distinct: exact set of encoded values
-	HLL *hyperloglog.Sketch // approx_count_distinct
+	N     int64               // count of values added (non-null ones, except for count())
+	I     int64               // integer running value (sum, min, max of int/timestamp/bool)
+	F     float64             // float running value
+	S     string              // string running value (owned: cloned on store)
+	T     int64               // event time of the value held (first, last)
+	Seq   int64               // arrival sequence of the value held, to break ties in T (first, last)
+	Set   map[string]struct{} // count_distinct of strings: exact set of values (owned copies)
+	Set64 map[uint64]struct{} // count_distinct of int, float, bool, timestamp: set of value bits
+	HLL   *hyperloglog.Sketch // approx_count_distinct
 }
 
 // Func is one aggregate function bound to its input type. Implementations are stateless and

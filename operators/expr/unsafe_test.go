@@ -1,0 +1,6 @@
+package expr
+
+import "unsafe"
+
+// unsafeString aliases b, as a zero-copy decoder does.
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
