@@ -184,6 +184,8 @@ type Window struct {
 	seq    int64 // arrival sequence of the next record (agg first/last tie-break)
 	wm     int64 // the highest watermark applied
 	keyBuf []byte
+	// horizon: windows with end + lateness <= horizon are closed (SetClosedHorizon).
+	horizon int64
 
 	fixed *fixedWindows   // tumbling and sliding
 	sess  *sessionWindows // session
@@ -221,7 +223,7 @@ func NewWindow(cfg WindowConfig) (*Window, error) {
 	if cfg.Kind == Tumbling {
 		cfg.Slide = cfg.Size
 	}
-	w := &Window{cfg: cfg, wm: math.MinInt64, zeroAccs: make([]agg.Accumulator, len(cfg.Aggs))}
+	w := &Window{cfg: cfg, wm: math.MinInt64, horizon: math.MinInt64, zeroAccs: make([]agg.Accumulator, len(cfg.Aggs))}
 	f := []row.Field{{Name: ColWindowStart, Type: row.TypeTimestamp}, {Name: ColWindowEnd, Type: row.TypeTimestamp}}
 	for _, k := range cfg.Keys {
 		f = append(f, cfg.Input.Fields[k])
@@ -275,6 +277,13 @@ func (w *Window) OnRecord(r *Record, wm int64, out *Output) {
 		w.fixed.onRecord(w, r, seq, out)
 	}
 }
+
+// SetClosedHorizon declares every window with end + allowed lateness <= h closed: records for
+// it are late, as if the watermark were h, while windows fire by the watermark alone. A task
+// restarting from committed offsets (no state) uses it so that windows whose results were
+// already final are not rebuilt from a part of their records. Tumbling and sliding windows
+// only; sessions are unaffected.
+func (w *Window) SetClosedHorizon(h int64) { w.horizon = h }
 
 // OnWatermark fires every (window, key) with end <= wm that has not fired (revision 0), and
 // purges state whose end + allowed lateness <= wm: later events for it are late. A wm at or

@@ -62,6 +62,7 @@ func newFixedWindows(size, slide, lateness int64) *fixedWindows {
 
 func (f *fixedWindows) onRecord(w *Window, r *Record, seq int64, out *Output) {
 	t, wm := r.Time, w.wm
+	closedAt := max(wm, w.horizon) // lateness only: firing follows the watermark alone
 	// The windows holding t start at k*slide in (t-size, t]; the earliest end first, so the
 	// late ones (end + lateness <= wm) come first. Tumbling: exactly one.
 	first := floorDiv(t, f.slide) * f.slide
@@ -69,13 +70,13 @@ func (f *fixedWindows) onRecord(w *Window, r *Record, seq int64, out *Output) {
 		first = floorDiv(t-f.size, f.slide)*f.slide + f.slide
 	}
 	open := first
-	for open <= t && open+f.size+f.lateness <= wm {
+	for open <= t && open+f.size+f.lateness <= closedAt {
 		open += f.slide
 	}
 	if open > first { // missed some: one late record naming them
 		n := int((open - first) / f.slide)
 		last := open - f.slide
-		w.late(out, r.Ref, lateReason("window", n, first, first+f.size, last, last+f.size, wm, f.lateness))
+		w.late(out, r.Ref, lateReason("window", n, first, first+f.size, last, last+f.size, closedAt, f.lateness))
 	}
 	if open > t {
 		return

@@ -34,6 +34,9 @@ type RunOptions struct {
 	Stdout io.Writer
 	// Metrics, if set, is used instead of a new registry (the demo reads it).
 	Metrics *Metrics
+	// Drain, when closed, ends a streaming run at the end offsets of that moment: every window
+	// fires, results are flushed, offsets committed, and Run returns nil.
+	Drain <-chan struct{}
 }
 
 // Run compiles and runs a job. It returns nil when a bounded run completes or ctx is cancelled
@@ -154,7 +157,7 @@ func Run(ctx context.Context, env *Env, job *Job, opts RunOptions) error {
 		return err
 	}
 	env.Logger.Info("running", "job", job.Name, "group", job.Name, "brokers", brokers, "partitions", parts)
-	return w.runGroup(ctx)
+	return w.runGroup(ctx, opts.Drain)
 }
 
 func resetOffset(s StartPosition) kgo.Offset {

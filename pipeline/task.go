@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,11 +49,19 @@ type task struct {
 	replayUntil []int64
 	commits     []commitQueue
 
-	// committable[i] is the offset of input i up to which every result is emitted; read by
-	// the committer goroutine.
-	committable []atomic.Int64
-	hi          []atomic.Int64 // next[i], published for the committer
-	committedWM atomic.Int64
+	// point is the latest commit point, published for the committer goroutine.
+	point atomic.Pointer[commitPoint]
+	cur   commitPoint // the task's own copy, updated in place, published as a clone
+}
+
+// commitPoint is where a restarted task can resume without state: per input the offset up to
+// which every window of every record is closed, and the watermark the task had at that
+// position; and the watermark at the time (the horizon: windows closed by it are final).
+type commitPoint struct {
+	offset  []int64 // -1: nothing committable yet
+	wmAt    []int64
+	hi      []int64 // next offset processed, per input
+	horizon int64
 }
 
 // stageOp is one stateless operator of a task (its own clone of the compiled program).
@@ -88,12 +97,10 @@ func newTask(id int32, p *Plan, env *Env, sinks []RowSink, dlq *kafka.DeadLetter
 	}
 	t.ends, t.next, t.ended = make([]int64, n), make([]int64, n), make([]bool, n)
 	t.replayUntil, t.commits = make([]int64, n), make([]commitQueue, n)
-	t.committable, t.hi = make([]atomic.Int64, n), make([]atomic.Int64, n)
+	t.cur = commitPoint{offset: make([]int64, n), wmAt: make([]int64, n), hi: make([]int64, n), horizon: math.MinInt64}
 	for i := range t.ends {
-		t.ends[i], t.next[i] = -1, -1
-		t.committable[i].Store(-1)
+		t.ends[i], t.next[i], t.cur.offset[i] = -1, -1, -1
 	}
-	t.committedWM.Store(math.MinInt64)
 	t.inbox.init()
 	return t, nil
 }
@@ -112,10 +119,12 @@ func cloneOps(ops []OpPlan) []stageOp {
 	return out
 }
 
-// batch is a run of consecutive records of one input.
+// batch is a run of consecutive records of one input, or, when ends is set, the order to end
+// every input at those offsets (drain).
 type batch struct {
 	input int
 	recs  []*kgo.Record
+	ends  []int64
 }
 
 // run is the task's loop. It returns nil when every input has ended (bounded mode) or stop is
@@ -167,13 +176,33 @@ func (t *task) allEnded() bool {
 	return true
 }
 
+// setEnds makes each input end at ends[i] (bounded mode, or a drain of a streaming run).
+func (t *task) setEnds(ends []int64) {
+	for i, e := range ends {
+		t.ends[i] = e
+		if t.next[i] >= e {
+			t.endInput(i)
+		}
+	}
+}
+
 // process runs one batch through decoding, the operators and the sinks.
 func (t *task) process(ctx context.Context, b *batch) error {
+	if b.ends != nil {
+		t.setEnds(b.ends)
+		err := t.emit(ctx, nil)
+		t.publishCommittable()
+		return err
+	}
 	now := t.env.Clock.Now().UnixMilli()
 	in, filtered := 0, 0
 	maxT := int64(math.MinInt64)
 	src := &t.plan.Sources[b.input]
 	for i, kr := range b.recs {
+		if i > 0 && i%commitChunk == 0 {
+			t.commits[b.input].push(t.next[b.input], t.closeTime(maxT), t.wm)
+			maxT = math.MinInt64
+		}
 		t.next[b.input] = kr.Offset + 1
 		if kr.Attrs.IsControl() {
 			continue
@@ -209,7 +238,7 @@ func (t *task) process(ctx context.Context, b *batch) error {
 	}
 	t.m.in.Add(float64(in))
 	t.m.filtered.Add(float64(filtered))
-	t.commits[b.input].push(t.next[b.input], t.closeTime(maxT))
+	t.commits[b.input].push(t.next[b.input], t.closeTime(maxT), t.wm)
 	if t.ends[b.input] >= 0 && t.next[b.input] >= t.ends[b.input] {
 		t.endInput(b.input)
 	}
@@ -355,43 +384,63 @@ func (t *task) closeTime(ts int64) int64 {
 	return lastStart + c.Size + c.AllowedLateness
 }
 
-// publishCommittable moves each input's committable offset forward over the batches whose
-// windows the watermark has closed.
+// publishCommittable moves each input's commit point forward over the chunks whose windows
+// the watermark has closed, and publishes it.
 func (t *task) publishCommittable() {
 	for i := range t.commits {
-		if off, ok := t.commits[i].pop(t.wm); ok {
-			t.committable[i].Store(off)
+		if off, wmAt, ok := t.commits[i].pop(t.wm); ok {
+			t.cur.offset[i], t.cur.wmAt[i] = off, wmAt
 		}
-		t.hi[i].Store(t.next[i])
+		t.cur.hi[i] = t.next[i]
 	}
-	t.committedWM.Store(t.wm)
+	t.cur.horizon = t.wm
+	p := commitPoint{offset: slices.Clone(t.cur.offset), wmAt: slices.Clone(t.cur.wmAt), hi: slices.Clone(t.cur.hi), horizon: t.wm}
+	t.point.Store(&p)
 }
 
-// commitQueue holds, per batch, the offset after it and the watermark that closes it.
+// restore prepares a task that resumes from a commit point without state (see commitPoint):
+// the watermark resumes where it was at the committed position, windows closed by the horizon
+// stay closed, and records below hi that are late now were counted before.
+func (t *task) restore(wmAt, horizon int64, hi []int64) {
+	t.floor, t.wm = wmAt, wmAt
+	copy(t.replayUntil, hi)
+	if t.win != nil {
+		t.win.SetClosedHorizon(horizon)
+	}
+}
+
+// commitQueue holds, per chunk of records, the offset after it, the watermark that closes
+// every window its records can be in, and the task's watermark at that position.
 type commitQueue struct {
-	q []struct{ next, close int64 }
+	q []commitEntry
 }
 
-func (c *commitQueue) push(next, close int64) {
+type commitEntry struct{ next, close, wmAt int64 }
+
+// commitChunk is how many records share one entry of the commit queue: the granularity at
+// which offsets become committable.
+const commitChunk = 512
+
+func (c *commitQueue) push(next, close, wmAt int64) {
 	if n := len(c.q); n > 0 && c.q[n-1].close >= close {
-		c.q[n-1].next = next // merge: closes no later than the previous entry
+		c.q[n-1].next, c.q[n-1].wmAt = next, wmAt // closes no later than the previous entry
 		return
 	}
-	c.q = append(c.q, struct{ next, close int64 }{next, close})
+	c.q = append(c.q, commitEntry{next, close, wmAt})
 }
 
-// pop removes the entries closed at wm and returns the last one's offset.
-func (c *commitQueue) pop(wm int64) (int64, bool) {
+// pop removes the entries closed at wm and returns the last one's offset and watermark.
+func (c *commitQueue) pop(wm int64) (next, wmAt int64, ok bool) {
 	n := 0
 	for n < len(c.q) && c.q[n].close <= wm {
 		n++
 	}
 	if n == 0 {
-		return 0, false
+		return 0, 0, false
 	}
-	off := c.q[n-1].next
+	e := c.q[n-1]
 	c.q = append(c.q[:0], c.q[n:]...)
-	return off, true
+	return e.next, e.wmAt, true
 }
 
 // inbox is the queue between the worker's poll loop and a task. The poll loop never blocks on

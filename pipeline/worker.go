@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/glintstream/glint/connector/kafka"
 )
@@ -30,6 +32,10 @@ type worker struct {
 	adm     *kadm.Client
 	topics  []string
 	input   map[string]int // topic → source index
+	// topicIDs of the sources, for OffsetCommit v10+ (read once, by the goroutine that commits:
+	// the poll loop, or a rebalance callback, which franz-go runs while the poll loop is
+	// blocked in PollRecords).
+	topicIDs map[string][16]byte
 
 	mu struct {
 		sync.Mutex
@@ -143,12 +149,11 @@ func (w *worker) runBounded(ctx context.Context, parts int32) error {
 	var runs []*running
 	for p := range parts {
 		r, err := w.start(ctx, p, func(t *task) {
+			e := make([]int64, len(w.input))
 			for topic, i := range w.input {
-				t.ends[i] = ends[topic][p]
-				if starts[topic][p] >= t.ends[i] {
-					t.endInput(i)
-				}
+				t.next[i], e[i] = starts[topic][p], ends[topic][p]
 			}
+			t.setEnds(e)
 		})
 		if err != nil {
 			return err
@@ -257,13 +262,24 @@ func (w *worker) flush(ctx context.Context) error {
 // runGroup consumes in the job's consumer group until ctx ends: partitions are assigned by
 // cooperative-sticky balancing; an assigned task resumes from the group's committed offsets
 // and watermark; a revoked task stops after its queued records and commits what is safe.
-func (w *worker) runGroup(ctx context.Context) error {
+//
+// When drain is closed, the run ends at the end offsets of that moment: every window fires (the
+// watermark becomes +inf, as in Flink's stop --drain), results are flushed and offsets
+// committed to the end.
+func (w *worker) runGroup(ctx context.Context, drain <-chan struct{}) error {
 	commitTick := time.NewTicker(2 * time.Second)
 	defer commitTick.Stop()
+	var limit func(string, int32) int64
+	pollCtx, cancelPoll := context.WithCancel(ctx)
+	defer cancelPoll()
+	var drained chan struct{}
 	for {
-		fs := w.cl.PollRecords(ctx, 50_000)
+		fs := w.cl.PollRecords(pollCtx, 50_000)
 		if ctx.Err() != nil {
 			return w.shutdown()
+		}
+		if drained != nil && pollCtx.Err() != nil {
+			return w.finishDrain()
 		}
 		if errors.Is(fs.Err0(), kgo.ErrClientClosed) {
 			return nil
@@ -271,7 +287,11 @@ func (w *worker) runGroup(ctx context.Context) error {
 		if err := fatalFetchErr(fs); err != nil {
 			w.env.Logger.Warn("fetch error (retrying)", "err", err)
 		}
-		w.dispatch(fs, nil)
+		w.dispatch(fs, limit)
+		drainNow := drain
+		if len(w.allTasks()) == 0 {
+			drainNow = nil // drain acts on assigned tasks: wait for the first assignment
+		}
 		select {
 		case err := <-w.errc:
 			return err
@@ -279,9 +299,60 @@ func (w *worker) runGroup(ctx context.Context) error {
 			if err := w.commit(ctx, w.allTasks()); err != nil {
 				w.env.Logger.Warn("offset commit failed (will retry)", "err", err)
 			}
+		case <-drainNow:
+			drain = nil
+			ends, err := kafka.EndOffsets(ctx, w.adm, w.topics...)
+			if err != nil {
+				return err
+			}
+			limit = func(topic string, p int32) int64 { return ends[topic][p] }
+			drained = w.drainTasks(ends, cancelPoll)
+			w.env.Logger.Info("draining: firing every window up to the current end of input")
 		default:
 		}
 	}
+}
+
+// drainTasks sends every task its end offsets and cancels polling once all have ended.
+func (w *worker) drainTasks(ends map[string]map[int32]int64, done func()) chan struct{} {
+	w.mu.Lock()
+	runs := make([]*running, 0, len(w.mu.tasks))
+	for p, r := range w.mu.tasks {
+		e := make([]int64, len(w.input))
+		for topic, i := range w.input {
+			e[i] = ends[topic][p]
+		}
+		r.t.inbox.push(batch{ends: e})
+		runs = append(runs, r)
+	}
+	w.mu.Unlock()
+	ch := make(chan struct{})
+	go func() {
+		for _, r := range runs {
+			<-r.done
+		}
+		close(ch)
+		done()
+	}()
+	return ch
+}
+
+// finishDrain flushes and commits after every task has ended, and leaves the group.
+func (w *worker) finishDrain() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ps := w.allTasks()
+	var firstErr error
+	for _, p := range ps {
+		if r := w.taskFor(p); r != nil && r.err != nil && firstErr == nil {
+			firstErr = r.err
+		}
+	}
+	if err := w.commit(ctx, ps); err != nil && firstErr == nil {
+		firstErr = err
+	}
+	w.cl.CloseAllowingRebalance()
+	return firstErr
 }
 
 func (w *worker) allTasks() []int32 {
@@ -356,13 +427,16 @@ func (w *worker) commit(ctx context.Context, ps []int32) error {
 		if r == nil {
 			continue
 		}
-		wm := r.t.committedWM.Load()
+		cp := r.t.point.Load()
+		if cp == nil {
+			continue
+		}
 		for topic, i := range w.input {
-			off := r.t.committable[i].Load()
-			if off < 0 {
+			if cp.offset[i] < 0 {
 				continue
 			}
-			offs.Add(kadm.Offset{Topic: topic, Partition: p, At: off, LeaderEpoch: -1, Metadata: commitMeta(wm, r.t.hi[i].Load())})
+			offs.Add(kadm.Offset{Topic: topic, Partition: p, At: cp.offset[i], LeaderEpoch: -1,
+				Metadata: commitMeta(cp.wmAt[i], cp.horizon, cp.hi[i])})
 		}
 	}
 	if len(offs) == 0 {
@@ -371,37 +445,81 @@ func (w *worker) commit(ctx context.Context, ps []int32) error {
 	if err := w.flush(ctx); err != nil { // results BEFORE offsets
 		return err
 	}
-	resp, err := w.adm.CommitOffsets(ctx, w.plan.Job.Name, offs)
+	return w.commitAsMember(ctx, offs)
+}
+
+// commitAsMember commits offs with their metadata as this group member, in its current
+// generation: the coordinator refuses commits from non-members while the group is active, and
+// kgo's own commit calls carry no metadata.
+func (w *worker) commitAsMember(ctx context.Context, offs kadm.Offsets) error {
+	member, gen := w.cl.GroupMetadata()
+	if w.topicIDs == nil {
+		td, err := w.adm.ListTopics(ctx, w.topics...)
+		if err != nil {
+			return fmt.Errorf("commit offsets: topic ids: %w", err)
+		}
+		w.topicIDs = map[string][16]byte{}
+		for _, t := range td {
+			w.topicIDs[t.Topic] = t.ID
+		}
+	}
+	req := kmsg.NewPtrOffsetCommitRequest()
+	req.Group, req.MemberID, req.Generation = w.plan.Job.Name, member, gen
+	offs.Each(func(o kadm.Offset) {
+		var rt *kmsg.OffsetCommitRequestTopic
+		for i := range req.Topics {
+			if req.Topics[i].Topic == o.Topic {
+				rt = &req.Topics[i]
+			}
+		}
+		if rt == nil {
+			req.Topics = append(req.Topics, kmsg.NewOffsetCommitRequestTopic())
+			rt = &req.Topics[len(req.Topics)-1]
+			rt.Topic, rt.TopicID = o.Topic, w.topicIDs[o.Topic] // by name before v10, by id since
+		}
+		p := kmsg.NewOffsetCommitRequestTopicPartition()
+		p.Partition, p.Offset, p.LeaderEpoch = o.Partition, o.At, -1
+		md := o.Metadata
+		p.Metadata = &md
+		rt.Partitions = append(rt.Partitions, p)
+	})
+	resp, err := req.RequestWith(ctx, w.cl)
 	if err != nil {
 		return fmt.Errorf("commit offsets: %w", err)
 	}
-	return resp.Error()
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				return fmt.Errorf("commit offset %s[%d]: %w", t.Topic, p.Partition, err)
+			}
+		}
+	}
+	return nil
 }
 
-// commitMeta encodes "wm=<watermark>;hi=<next offset processed>".
-func commitMeta(wm, hi int64) string {
-	return "wm=" + strconv.FormatInt(wm, 10) + ";hi=" + strconv.FormatInt(hi, 10)
+// commitMeta encodes a commit point's restart information: "wm=<watermark at the committed
+// position>;hz=<horizon>;hi=<next offset processed>".
+func commitMeta(wmAt, horizon, hi int64) string {
+	return "wm=" + strconv.FormatInt(wmAt, 10) + ";hz=" + strconv.FormatInt(horizon, 10) + ";hi=" + strconv.FormatInt(hi, 10)
 }
 
-func parseCommitMeta(s string) (wm, hi int64, ok bool) {
-	wm, hi = math.MinInt64, -1
+func parseCommitMeta(s string) (wmAt, horizon, hi int64, ok bool) {
+	vals := map[string]int64{}
 	for _, kv := range strings.Split(s, ";") {
 		k, v, found := strings.Cut(kv, "=")
 		if !found {
-			continue
+			return 0, 0, 0, false
 		}
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return 0, 0, false
+			return 0, 0, 0, false
 		}
-		switch k {
-		case "wm":
-			wm, ok = n, true
-		case "hi":
-			hi = n
-		}
+		vals[k] = n
 	}
-	return wm, hi, ok
+	wmAt, ok1 := vals["wm"]
+	horizon, ok2 := vals["hz"]
+	hi, ok3 := vals["hi"]
+	return wmAt, horizon, hi, ok1 && ok2 && ok3
 }
 
 // assigned starts tasks for newly assigned partitions, restoring each from the group's
@@ -422,21 +540,30 @@ func (w *worker) assigned(ctx context.Context, _ *kgo.Client, as map[string][]in
 	if err != nil {
 		w.env.Logger.Warn("could not read committed offsets; starting tasks without replay information", "err", err)
 	}
+	var starts map[string]map[int32]int64
+	if ends, err := kafka.EndOffsets(ctx, w.adm, w.topics...); err == nil {
+		starts, _ = w.startOffsets(ctx, ends)
+	}
 	for p := range parts {
 		_, err := w.start(ctx, p, func(t *task) {
+			wmAt, horizon := int64(math.MaxInt64), int64(math.MaxInt64)
+			hi := make([]int64, len(w.input))
+			restored := false
 			for topic, i := range w.input {
+				t.next[i] = starts[topic][p]
 				o, ok := committed.Lookup(topic, p)
-				if !ok {
+				if !ok || o.At < 0 {
 					continue
 				}
-				if wm, hi, ok := parseCommitMeta(o.Metadata); ok {
-					if t.floor == math.MinInt64 || wm < t.floor {
-						t.floor = wm
-					}
-					t.replayUntil[i] = hi
+				t.next[i] = o.At
+				if wa, hz, h, ok := parseCommitMeta(o.Metadata); ok {
+					wmAt, horizon, hi[i], restored = min(wmAt, wa), min(horizon, hz), h, true
 				}
 			}
-			t.wm = t.floor
+			if restored {
+				t.restore(wmAt, horizon, hi)
+				w.env.Logger.Debug("task restored from committed offsets", "task", p, "next", t.next, "wm", wmAt, "horizon", horizon, "hi", hi)
+			}
 		})
 		if err != nil {
 			select {
