@@ -1,6 +1,12 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"github.com/spf13/cobra"
 
-// addExtraCommands wires the commands of other packages (registry, lake, demo).
-func addExtraCommands(root *cobra.Command) {}
+	registrycli "github.com/glintstream/glint/registry/cli"
+)
+
+// addExtraCommands wires the commands that live with their packages.
+func addExtraCommands(root *cobra.Command) {
+	root.AddCommand(registrycli.NewCommand())
+}

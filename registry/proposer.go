@@ -1,0 +1,200 @@
+package registry
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// proposal is one caller's ops, already encoded (appendOp), waiting to go into an entry.
+type proposal struct {
+	ctx  context.Context
+	ops  []byte // concatenated encoded ops
+	nops int
+	nids int
+	done chan proposalResult // buffered 1
+}
+
+type proposalResult struct {
+	res []opResult
+	err error
+}
+
+// inflight is one entry handed to raft, with the proposals it carries.
+type inflight struct {
+	f     raft.ApplyFuture
+	props []*proposal
+}
+
+// proposer coalesces concurrent proposals into raft entries: it takes whatever is queued when
+// a slot frees up (no waiting to fill a batch), so entries grow with load and a lone call
+// goes out at once. Entries in flight are bounded; while they are all out, new proposals
+// queue and go together into the next entry.
+type proposer struct {
+	raft      *raft.Raft
+	queue     chan *proposal
+	slots     chan struct{}
+	flights   chan inflight
+	now       func() time.Time
+	retention int64
+	maxIDs    int
+	done      <-chan struct{}
+}
+
+// applyTimeout bounds how long raft.Apply may block enqueueing an entry.
+const applyTimeout = 10 * time.Second
+
+func (p *proposer) submit(pr *proposal) error {
+	select {
+	case p.queue <- pr:
+		return nil
+	case <-p.done:
+		return ErrClosed
+	case <-pr.ctx.Done():
+		return pr.ctx.Err()
+	}
+}
+
+// run is the proposing goroutine: one entry at a time, in log order.
+func (p *proposer) run() {
+	defer close(p.flights)
+	var batch []*proposal
+	for {
+		var first *proposal
+		select {
+		case first = <-p.queue:
+		case <-p.done:
+			return
+		}
+		select {
+		case p.slots <- struct{}{}:
+		case <-p.done:
+			first.done <- proposalResult{err: ErrClosed}
+			return
+		}
+		batch = append(batch[:0], first)
+		nids := first.nids
+	drain:
+		for nids < p.maxIDs {
+			select {
+			case pr := <-p.queue:
+				batch = append(batch, pr)
+				nids += pr.nids
+			default:
+				break drain
+			}
+		}
+		p.propose(batch)
+	}
+}
+
+func (p *proposer) propose(batch []*proposal) {
+	live := make([]*proposal, 0, len(batch))
+	nops, size := 0, 0
+	for _, pr := range batch {
+		if err := pr.ctx.Err(); err != nil {
+			pr.done <- proposalResult{err: err} // the caller gave up: do not commit its ops
+			continue
+		}
+		live = append(live, pr)
+		nops += pr.nops
+		size += len(pr.ops)
+	}
+	if len(live) == 0 {
+		<-p.slots
+		return
+	}
+	data := appendEntryHeader(make([]byte, 0, size+32), p.now().UnixMilli(), p.retention, nops)
+	for _, pr := range live {
+		data = append(data, pr.ops...)
+	}
+	f := p.raft.Apply(data, applyTimeout)
+	p.flights <- inflight{f: f, props: live}
+}
+
+// complete hands results back in log order; raft commits entries in the order applied.
+func (p *proposer) complete() {
+	for fl := range p.flights {
+		err := p.wait(fl.f)
+		<-p.slots
+		var res []opResult
+		if err == nil {
+			switch r := fl.f.Response().(type) {
+			case []opResult:
+				res = r
+			case error:
+				err = r
+			default:
+				err = fmt.Errorf("registry: unexpected apply response %T", r)
+			}
+		}
+		if err != nil {
+			err = raftErr(err)
+			for _, pr := range fl.props {
+				pr.done <- proposalResult{err: err}
+			}
+			continue
+		}
+		for _, pr := range fl.props {
+			pr.done <- proposalResult{res: res[:pr.nops:pr.nops]}
+			res = res[pr.nops:]
+		}
+	}
+}
+
+// wait waits for an entry's future. A future raft had queued but not yet taken when it shut
+// down is never answered, so waiting also ends at shutdown (the waiting goroutine is then
+// left behind, blocked: at most MaxInflight of them, once per node shutdown).
+func (p *proposer) wait(f raft.ApplyFuture) error {
+	errc := make(chan error, 1)
+	go func() { errc <- f.Error() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-p.done:
+		return ErrClosed
+	}
+}
+
+// raftErr maps raft's errors to ours. Losing leadership with an entry in flight leaves its
+// outcome unknown: the caller retries on the new leader, which is safe by token.
+func raftErr(err error) error {
+	switch {
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost),
+		errors.Is(err, raft.ErrLeadershipTransferInProgress), errors.Is(err, raft.ErrAbortedByRestore):
+		return fmt.Errorf("%w: %v", ErrNotLeader, err)
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return fmt.Errorf("%w: %v", ErrClosed, err)
+	case errors.Is(err, raft.ErrEnqueueTimeout):
+		return fmt.Errorf("%w: %v", ErrNotLeader, err)
+	}
+	return err
+}
+
+// encodeOps encodes ops for a proposal, in the caller's goroutine, so the caller may reuse
+// its slices as soon as the call returns even if the proposal is still queued.
+func encodeOps(ops []op) (b []byte, nids int) {
+	n := 0
+	for i := range ops {
+		n += opSize(&ops[i])
+		nids += len(ops[i].ids)
+	}
+	b = make([]byte, 0, n)
+	for i := range ops {
+		b = appendOp(b, &ops[i])
+	}
+	return b, nids
+}
+
+// skipUvarint is a helper for the wire layer: it strips a leading op count.
+func skipUvarint(b []byte) (uint64, []byte, bool) {
+	v, n := binary.Uvarint(b)
+	if n <= 0 {
+		return 0, nil, false
+	}
+	return v, b[n:], true
+}
