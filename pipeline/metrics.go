@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -77,4 +78,38 @@ func (m *Metrics) forTask(id int32, sinks []string) *taskMetrics {
 		tm.out = append(tm.out, m.RecordsOut.WithLabelValues(t, s))
 	}
 	return tm
+}
+
+// Totals reads the metrics back, for dashboards and summaries: each metric's series summed over
+// tasks and labels, by name without the "glint_" prefix; for watermark_lag_ms the largest lag
+// of any task, and for watermark_ms the smallest watermark.
+func (m *Metrics) Totals() map[string]float64 {
+	out := map[string]float64{}
+	mfs, err := m.Registry.Gather()
+	if err != nil {
+		return out
+	}
+	for _, mf := range mfs {
+		name := strings.TrimPrefix(mf.GetName(), "glint_")
+		first := true
+		for _, s := range mf.GetMetric() {
+			var v float64
+			switch {
+			case s.GetCounter() != nil:
+				v = s.GetCounter().GetValue()
+			case s.GetGauge() != nil:
+				v = s.GetGauge().GetValue()
+			}
+			switch {
+			case name == "watermark_lag_ms" && !first:
+				out[name] = max(out[name], v)
+			case name == "watermark_ms" && !first:
+				out[name] = min(out[name], v)
+			default:
+				out[name] += v
+			}
+			first = false
+		}
+	}
+	return out
 }

@@ -273,8 +273,28 @@ func (w *worker) runGroup(ctx context.Context, drain <-chan struct{}) error {
 	pollCtx, cancelPoll := context.WithCancel(ctx)
 	defer cancelPoll()
 	var drained chan struct{}
+	// Until the drain is acted on, polls also end when it is requested: with no new records a
+	// poll would otherwise block and never let the loop see it.
+	drainCtx, cancelDrainCtx := context.WithCancel(pollCtx)
+	defer cancelDrainCtx()
+	if drain != nil {
+		go func() {
+			select {
+			case <-drain:
+				cancelDrainCtx()
+			case <-drainCtx.Done():
+			}
+		}()
+	}
 	for {
-		fs := w.cl.PollRecords(pollCtx, 50_000)
+		pc := pollCtx
+		if drained == nil {
+			pc = drainCtx
+			if drainCtx.Err() != nil && len(w.allTasks()) == 0 {
+				time.Sleep(10 * time.Millisecond) // drain requested before the first assignment
+			}
+		}
+		fs := w.cl.PollRecords(pc, 50_000)
 		if ctx.Err() != nil {
 			return w.shutdown()
 		}

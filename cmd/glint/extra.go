@@ -8,5 +8,5 @@ import (
 
 // addExtraCommands wires the commands that live with their packages.
 func addExtraCommands(root *cobra.Command) {
-	root.AddCommand(registrycli.NewCommand())
+	root.AddCommand(registrycli.NewCommand(), newDemoCmd())
 }
