@@ -114,6 +114,12 @@ func (c *compiler) compile() {
 	for i := range j.Sinks {
 		c.sink(i)
 	}
+	if iv := j.Checkpoint.Interval; iv != 0 && iv.D() < 100*time.Millisecond {
+		c.errorf("checkpoint.interval", "%s is too short: checkpoints need at least 100ms", iv)
+	}
+	if j.Checkpoint.Keep < 1 {
+		c.errorf("checkpoint.keep", "keep at least 1 checkpoint, not %d", j.Checkpoint.Keep)
+	}
 	if j.DeadLetter.Topic != "" && nameRE.MatchString(j.Name) && !nameRE.MatchString(j.DeadLetter.Topic) {
 		c.errorf("dead_letter.topic", "%q is not a valid topic name", j.DeadLetter.Topic)
 	}

@@ -165,6 +165,7 @@ func reference(evs []event, parts []int32, ooo, lateness, size int64) (rows []ou
 			for _, k := range ks {
 				state[k].fired = true
 				emit(k, state[k])
+				state[k].rev++
 			}
 			for k := range state {
 				if k.start+size+lateness <= wm {
@@ -182,14 +183,14 @@ func reference(evs []event, parts []int32, ooo, lateness, size int64) (rows []ou
 				late++
 			} else {
 				s := state[k]
-				if s == nil {
-					s = &st{}
+				if s == nil { // a new key in a window that fired already emits at once
+					s = &st{fired: k.start+size <= wm}
 					state[k] = s
 				}
 				s.n++
 				if s.fired {
-					s.rev++
 					emit(k, s)
+					s.rev++
 				}
 			}
 			if w := e.ts - ooo; w > wm {
@@ -263,7 +264,7 @@ sinks:
 func TestEndToEndTumblingCounts(t *testing.T) {
 	addr := testBroker(t)
 	createTopic(t, addr, "reactions", 4)
-	evs := genEvents(7, 20_000)
+	evs := genEvents(33, 30_000) // seed 33 has late events for new keys in fired windows
 	parts := produce(t, addr, "reactions", evs)
 
 	job, err := Parse("e2e.yaml", []byte(emojiJob))

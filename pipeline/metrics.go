@@ -22,6 +22,11 @@ type Metrics struct {
 	OpenWindows  *prometheus.GaugeVec
 	Keys         *prometheus.GaugeVec
 	Paused       *prometheus.CounterVec
+
+	Checkpoints        *prometheus.CounterVec
+	CheckpointFailures *prometheus.CounterVec
+	CheckpointSeconds  *prometheus.GaugeVec
+	CheckpointBytes    *prometheus.GaugeVec
 }
 
 // NewMetrics creates the metrics of one job.
@@ -50,6 +55,11 @@ func NewMetrics(job string) *Metrics {
 		OpenWindows:  gauge("open_windows", "Windows holding state.", "task"),
 		Keys:         gauge("window_keys", "(window, key) states held.", "task"),
 		Paused:       counter("backpressure_pauses_total", "Times fetching was paused because the task fell behind.", "task"),
+
+		Checkpoints:        counter("checkpoints_total", "Checkpoints completed.", "task"),
+		CheckpointFailures: counter("checkpoint_failures_total", "Checkpoints that failed (the job goes on; the next one retries).", "task"),
+		CheckpointSeconds:  gauge("checkpoint_duration_seconds", "Duration of the last checkpoint, barrier to durable manifest.", "task"),
+		CheckpointBytes:    gauge("checkpoint_state_bytes", "State size of the last checkpoint.", "task"),
 	}
 }
 
@@ -113,3 +123,5 @@ func (m *Metrics) Totals() map[string]float64 {
 	}
 	return out
 }
+
+func itoa(i int32) string { return strconv.Itoa(int(i)) }

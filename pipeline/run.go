@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/glintstream/glint/checkpoint"
 	"github.com/glintstream/glint/connector/kafka"
 )
 
@@ -141,6 +142,15 @@ func Run(ctx context.Context, env *Env, job *Job, opts RunOptions) error {
 		defer w.cl.Close()
 		env.Logger.Info("running until the end of input", "job", job.Name, "brokers", brokers, "tasks", parts)
 		return w.runBounded(ctx, parts)
+	}
+	if iv := job.Checkpoint.Interval; iv > 0 {
+		store, err := checkpoint.Open(ctx, job.Checkpoint.Storage, checkpoint.WithLogger(env.Logger))
+		if err != nil {
+			return fmt.Errorf("checkpoint storage %q: %w", job.Checkpoint.Storage, err)
+		}
+		defer store.Close()
+		w.ck = &checkpointer{store: store, job: job.Name, interval: iv.D(), keep: job.Checkpoint.Keep,
+			topics: w.topics, flush: w.flush, m: m}
 	}
 	consume = append(consume,
 		kgo.ConsumerGroup(job.Name),

@@ -19,8 +19,9 @@ type Job struct {
 	Pipeline []Step   `yaml:"pipeline"`
 	Sinks    []Sink   `yaml:"sinks"`
 
-	DeadLetter DeadLetter  `yaml:"dead_letter"`
-	Metrics    MetricsSpec `yaml:"metrics"`
+	DeadLetter DeadLetter     `yaml:"dead_letter"`
+	Metrics    MetricsSpec    `yaml:"metrics"`
+	Checkpoint CheckpointSpec `yaml:"checkpoint"`
 
 	// File is where the job was read from; pos where each field was written in it.
 	File string               `yaml:"-"`
@@ -103,6 +104,14 @@ type DeadLetter struct {
 	Topic string `yaml:"topic"` // default <name>.dlq
 }
 
+// CheckpointSpec configures barrier checkpoints. With no interval, a job commits offsets as
+// its windows close (at-least-once) and keeps no state across restarts.
+type CheckpointSpec struct {
+	Interval strictyaml.Duration `yaml:"interval"` // e.g. 10s; 0 disables checkpoints
+	Storage  string              `yaml:"storage"`  // a directory or URL (file://, mem://); default ./glint-data/checkpoints
+	Keep     int                 `yaml:"keep"`     // complete checkpoints kept per task; default 3
+}
+
 // MetricsSpec configures the Prometheus endpoint.
 type MetricsSpec struct {
 	Listen string `yaml:"listen"` // default 127.0.0.1:9249; "off" disables
@@ -136,6 +145,8 @@ const (
 	DefaultTimeEncoding  = "epoch_ms"
 	DefaultStart         = "earliest"
 	DefaultMetricsListen = "127.0.0.1:9249"
+
+	DefaultCheckpointStorage = "glint-data/checkpoints"
 )
 
 func (j *Job) applyDefaults() {
@@ -164,6 +175,12 @@ func (j *Job) applyDefaults() {
 	}
 	if j.DeadLetter.Topic == "" && j.Name != "" {
 		j.DeadLetter.Topic = j.Name + ".dlq"
+	}
+	if j.Checkpoint.Storage == "" {
+		j.Checkpoint.Storage = DefaultCheckpointStorage
+	}
+	if j.Checkpoint.Keep == 0 {
+		j.Checkpoint.Keep = 3
 	}
 	if j.Metrics.Listen == "" {
 		j.Metrics.Listen = DefaultMetricsListen

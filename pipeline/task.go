@@ -49,6 +49,12 @@ type task struct {
 	replayUntil []int64
 	commits     []commitQueue
 
+	// Checkpoints (nil ck: none).
+	ck     *checkpointer
+	ckID   uint64 // the last complete checkpoint
+	ckBusy bool   // a checkpoint is being written
+	ckDone chan ckResult
+
 	// point is the latest commit point, published for the committer goroutine.
 	point atomic.Pointer[commitPoint]
 	cur   commitPoint // the task's own copy, updated in place, published as a clone
@@ -58,6 +64,7 @@ type task struct {
 // which every window of every record is closed, and the watermark the task had at that
 // position; and the watermark at the time (the horizon: windows closed by it are final).
 type commitPoint struct {
+	ckpt    uint64  // the checkpoint these offsets belong to (0: no checkpoints)
 	offset  []int64 // -1: nothing committable yet
 	wmAt    []int64
 	hi      []int64 // next offset processed, per input
@@ -102,6 +109,7 @@ func newTask(id int32, p *Plan, env *Env, sinks []RowSink, dlq *kafka.DeadLetter
 		t.ends[i], t.next[i], t.cur.offset[i] = -1, -1, -1
 	}
 	t.inbox.init()
+	t.ckDone = make(chan ckResult, 1)
 	return t, nil
 }
 
@@ -135,8 +143,19 @@ func (t *task) run(ctx context.Context, stop <-chan struct{}) error {
 	}
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
+	var barrier <-chan time.Time
+	if t.ck != nil {
+		bt := time.NewTicker(t.ck.interval)
+		defer bt.Stop()
+		barrier = bt.C
+		defer t.awaitCheckpoint()
+	}
 	for {
 		select {
+		case <-barrier:
+			t.barrier(ctx)
+		case r := <-t.ckDone:
+			t.checkpointDone(r)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-t.inbox.ready:
@@ -384,9 +403,21 @@ func (t *task) closeTime(ts int64) int64 {
 	return lastStart + c.Size + c.AllowedLateness
 }
 
+// awaitCheckpoint waits for a checkpoint being written when the task stops, so that its result
+// (and commit point) is not lost.
+func (t *task) awaitCheckpoint() {
+	if t.ckBusy {
+		t.checkpointDone(<-t.ckDone)
+	}
+}
+
 // publishCommittable moves each input's commit point forward over the chunks whose windows
-// the watermark has closed, and publishes it.
+// the watermark has closed, and publishes it. With checkpoints, the commit point is the last
+// complete checkpoint's instead (checkpointDone).
 func (t *task) publishCommittable() {
+	if t.ck != nil {
+		return
+	}
 	for i := range t.commits {
 		if off, wmAt, ok := t.commits[i].pop(t.wm); ok {
 			t.cur.offset[i], t.cur.wmAt[i] = off, wmAt

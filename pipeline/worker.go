@@ -36,6 +36,7 @@ type worker struct {
 	// the poll loop, or a rebalance callback, which franz-go runs while the poll loop is
 	// blocked in PollRecords).
 	topicIDs map[string][16]byte
+	ck       *checkpointer // nil: no checkpoints
 
 	mu struct {
 		sync.Mutex
@@ -67,6 +68,7 @@ func (w *worker) start(ctx context.Context, p int32, init func(*task)) (*running
 	if err != nil {
 		return nil, err
 	}
+	t.ck = w.ck
 	if init != nil {
 		init(t)
 	}
@@ -371,6 +373,9 @@ func (w *worker) finishDrain() error {
 	if err := w.commit(ctx, ps); err != nil && firstErr == nil {
 		firstErr = err
 	}
+	if err := w.flush(ctx); err != nil && firstErr == nil { // even with nothing to commit
+		firstErr = err
+	}
 	w.cl.CloseAllowingRebalance()
 	return firstErr
 }
@@ -392,6 +397,9 @@ func (w *worker) shutdown() error {
 	defer cancel()
 	ps := w.allTasks()
 	err := w.stopTasks(ctx, ps)
+	if ferr := w.flush(ctx); ferr != nil && err == nil { // even with nothing to commit
+		err = ferr
+	}
 	w.cl.CloseAllowingRebalance()
 	return err
 }
@@ -456,7 +464,7 @@ func (w *worker) commit(ctx context.Context, ps []int32) error {
 				continue
 			}
 			offs.Add(kadm.Offset{Topic: topic, Partition: p, At: cp.offset[i], LeaderEpoch: -1,
-				Metadata: commitMeta(cp.wmAt[i], cp.horizon, cp.hi[i])})
+				Metadata: commitMetaCk(cp.ckpt, cp.wmAt[i], cp.horizon, cp.hi[i])})
 		}
 	}
 	if len(offs) == 0 {
@@ -520,6 +528,13 @@ func (w *worker) commitAsMember(ctx context.Context, offs kadm.Offsets) error {
 // commitMeta encodes a commit point's restart information: "wm=<watermark at the committed
 // position>;hz=<horizon>;hi=<next offset processed>".
 func commitMeta(wmAt, horizon, hi int64) string {
+	return commitMetaCk(0, wmAt, horizon, hi)
+}
+
+func commitMetaCk(ckpt uint64, wmAt, horizon, hi int64) string {
+	if ckpt > 0 { // restarts read the checkpoint itself; the metadata is for people and tools
+		return "ckpt=" + strconv.FormatUint(ckpt, 10)
+	}
 	return "wm=" + strconv.FormatInt(wmAt, 10) + ";hz=" + strconv.FormatInt(horizon, 10) + ";hi=" + strconv.FormatInt(hi, 10)
 }
 
@@ -579,6 +594,26 @@ func (w *worker) assigned(ctx context.Context, _ *kgo.Client, as map[string][]in
 				if wa, hz, h, ok := parseCommitMeta(o.Metadata); ok {
 					wmAt, horizon, hi[i], restored = min(wmAt, wa), min(horizon, hz), h, true
 				}
+			}
+			if w.ck != nil {
+				m, err := t.restoreLatest(ctx)
+				if err != nil {
+					w.env.Logger.Error("restoring from checkpoint failed; refusing to start the task without its state", "task", p, "err", err)
+					select {
+					case w.errc <- fmt.Errorf("task %d: restore: %w", p, err):
+					default:
+					}
+					return
+				}
+				if m != nil {
+					seek := map[string]map[int32]kgo.EpochOffset{}
+					for _, in := range m.Inputs {
+						seek[in.Topic] = map[int32]kgo.EpochOffset{p: {Epoch: -1, Offset: in.Offset}}
+					}
+					w.cl.SetOffsets(seek)
+					w.env.Logger.Info("task restored from checkpoint", "task", p, "checkpoint", m.ID, "inputs", m.Inputs, "watermark", m.Watermark)
+				}
+				return
 			}
 			if restored {
 				t.restore(wmAt, horizon, hi)
