@@ -135,3 +135,42 @@ func BenchmarkEmojiJob(b *testing.B) {
 	b.ReportMetric(float64(peak)/(1<<20), "heap-MiB")
 	b.ReportMetric(0, "ns/op")
 }
+
+// BenchmarkCheckpointOverhead: the emoji job in the consumer group, drained at the end of a
+// pre-filled topic, with 1 s checkpoints against none, in the same run. Reports both rates and
+// with/without.
+func BenchmarkCheckpointOverhead(b *testing.B) {
+	n := benchEvents()
+	addr := testBroker(b)
+	fillEmojiTopic(b, addr, n)
+	env := testEnv(b)
+	dir := b.TempDir()
+	var plain, ck time.Duration
+	var checkpoints float64
+	run := func(name, extra string) time.Duration {
+		job, err := Parse("bench.yaml", []byte(fmt.Sprintf(benchJob, name, name+"-out")+extra))
+		if err != nil {
+			b.Fatal(err)
+		}
+		drain := make(chan struct{})
+		close(drain)
+		m := NewMetrics(name)
+		start := time.Now()
+		if err := Run(context.Background(), env, job, RunOptions{Brokers: []string{addr}, MetricsListen: "off", Drain: drain, Metrics: m}); err != nil {
+			b.Fatal(err)
+		}
+		checkpoints += m.Totals()["checkpoints_total"]
+		return time.Since(start)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		plain += run(fmt.Sprintf("plain%d", i), "")
+		ck += run(fmt.Sprintf("ck%d", i), fmt.Sprintf("checkpoint: {interval: 1s, storage: %s}\n", dir))
+	}
+	pr, cr := float64(n*b.N)/plain.Seconds(), float64(n*b.N)/ck.Seconds()
+	b.ReportMetric(pr, "plain-rec/s")
+	b.ReportMetric(cr, "ckpt-rec/s")
+	b.ReportMetric(cr/pr, "ckpt/plain")
+	b.ReportMetric(checkpoints/float64(b.N), "checkpoints/run")
+	b.ReportMetric(0, "ns/op")
+}
