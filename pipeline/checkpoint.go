@@ -36,8 +36,14 @@ type checkpointer struct {
 	interval time.Duration
 	keep     int
 	topics   []string                        // by input index
-	flush    func(ctx context.Context) error // the worker's sinks
+	flush    func(ctx context.Context) error // the worker's shared sinks
 	m        *Metrics
+	// exactlyOnce gives each task a transactional producer for its Kafka output.
+	exactlyOnce bool
+	brokers     []string
+	// afterManifest, if set, is called after manifest id of a task is durable and before its
+	// transaction commits; returning true stops the task there (crash injection in tests).
+	afterManifest func(task int32, id uint64) bool
 }
 
 type ckResult struct {
@@ -108,9 +114,16 @@ func (t *task) restoreState(b []byte) error {
 }
 
 // barrier cuts checkpoint t.ckID+1 and starts writing it. It is a no-op while the previous one
-// is still being written.
+// is still being written. With a transactional producer the checkpoint is written
+// synchronously (barrierTxn).
 func (t *task) barrier(ctx context.Context) {
 	if t.ck == nil || t.ckBusy {
+		return
+	}
+	if t.txn != nil {
+		if err := t.barrierTxn(ctx); err != nil {
+			t.ckErr = err
+		}
 		return
 	}
 	start := time.Now()
@@ -160,7 +173,7 @@ func (t *task) checkpointDone(r ckResult) {
 func (t *task) restoreLatest(ctx context.Context) (*checkpoint.Manifest, error) {
 	m, err := t.ck.store.Latest(ctx, t.ck.job, t.id)
 	if errors.Is(err, checkpoint.ErrNotFound) {
-		return nil, nil
+		return nil, t.nextCheckpointID(ctx)
 	}
 	if err != nil {
 		return nil, err
@@ -184,6 +197,66 @@ func (t *task) restoreLatest(ctx context.Context) (*checkpoint.Manifest, error) 
 			}
 		}
 	}
-	t.ckID = m.ID
-	return m, nil
+	return m, t.nextCheckpointID(ctx)
 }
+
+// nextCheckpointID makes the next barrier use an id above every id on storage, complete or
+// not: ids are never reused (a torn newer manifest may exist).
+func (t *task) nextCheckpointID(ctx context.Context) error {
+	next, err := t.ck.store.NextID(ctx, t.ck.job, t.id)
+	if err != nil {
+		return err
+	}
+	t.ckID = next - 1
+	return nil
+}
+
+// barrierTxn writes checkpoint t.ckID+1 of a task with exactly-once Kafka output, on the task
+// goroutine: pre-commit (flush) the open transaction, make the manifest durable with the
+// transaction's id and epoch, commit the transaction, begin the next. A failed save keeps the
+// transaction open for the next barrier; a failed commit stops the task (recovery rolls the
+// transaction forward from the durable manifest).
+func (t *task) barrierTxn(ctx context.Context) error {
+	start := time.Now()
+	id := t.ckID + 1
+	state := t.encodeState()
+	m := &checkpoint.Manifest{Job: t.ck.job, Task: t.id, ID: id, Watermark: t.wm}
+	point := &commitPoint{ckpt: id, horizon: t.wm}
+	for i, topic := range t.ck.topics {
+		off := t.next[i]
+		m.Inputs = append(m.Inputs, checkpoint.InputOffset{Topic: topic, Partition: t.id, Offset: off})
+		point.offset = append(point.offset, off)
+		point.wmAt = append(point.wmAt, t.wm)
+		point.hi = append(point.hi, off)
+	}
+	pre, err := t.txn.preCommit(ctx)
+	if err == nil {
+		err = t.ck.flush(ctx) // the non-transactional sinks (stdout)
+	}
+	if err == nil {
+		m.Sinks = []checkpoint.SinkState{{Name: txnSinkName, Data: pre}}
+		err = t.ck.store.Save(ctx, m, bytes.NewReader(state))
+	}
+	if err != nil {
+		t.checkpointDone(ckResult{id: id, err: err})
+		return nil
+	}
+	if t.ck.afterManifest != nil && t.ck.afterManifest(t.id, id) {
+		return errInjectedCrash
+	}
+	if err := t.txn.commit(ctx); err != nil {
+		return fmt.Errorf("task %d: checkpoint %d: %w", t.id, id, err)
+	}
+	t.env.Logger.Debug("checkpoint committed", "task", t.id, "checkpoint", id, "offsets", m.Inputs, "watermark", t.wm)
+	if err := t.txn.begin(); err != nil {
+		return err
+	}
+	if perr := t.ck.store.Prune(ctx, t.ck.job, t.id, t.ck.keep); perr != nil {
+		t.env.Logger.Warn("pruning old checkpoints", "task", t.id, "err", perr)
+	}
+	t.checkpointDone(ckResult{id: id, point: point, took: time.Since(start), size: len(state)})
+	return nil
+}
+
+// errInjectedCrash stops a task as a crash between manifest and commit would (tests only).
+var errInjectedCrash = errors.New("pipeline: injected crash after the manifest")

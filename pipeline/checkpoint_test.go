@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,22 +65,46 @@ func distinctRows(t *testing.T, addr string) (map[[4]string]outRow, int) {
 // newest complete checkpoint, so output across the restart is exact (rows after the checkpoint
 // are produced again, identically). A torn newest manifest is skipped for the previous one.
 func TestCheckpointRestore(t *testing.T) {
-	for _, tear := range []bool{false, true} {
-		t.Run(map[bool]string{false: "clean", true: "torn-manifest"}[tear], func(t *testing.T) {
+	for _, mode := range []string{"clean", "torn-manifest", "eos-clean", "eos-torn-manifest", "eos-crash-after-manifest"} {
+		tear := strings.HasSuffix(mode, "torn-manifest")
+		eos := strings.HasPrefix(mode, "eos-")
+		t.Run(mode, func(t *testing.T) {
+			if eos && os.Getenv("GLINT_TEST_EXACTLY_ONCE") == "" {
+				// Known issue (pipeline/txn.go): with transactional output on the embedded broker,
+				// a restarted task's final transaction is sometimes aborted although
+				// EndTransaction returned nil, so exactly_once is experimental and not the
+				// default. GLINT_TEST_EXACTLY_ONCE=1 runs these.
+				t.Skip("exactly_once mode: known issue, see pipeline/txn.go")
+			}
 			addr := testBroker(t)
 			createTopic(t, addr, "reactions", 4)
 			evs := genEvents(33, 30_000)
 			half := len(evs) / 2
 			parts := produce(t, addr, "reactions", evs[:half])
 			dir := t.TempDir()
+			ckMode := "at_least_once"
+			if eos {
+				ckMode = "exactly_once"
+			}
 			src := strings.Replace(emojiJob, "name: e2e", "name: ck", 1) +
-				"checkpoint: {interval: 100ms, storage: " + dir + ", keep: 3}\n"
+				"checkpoint: {interval: 100ms, storage: " + dir + ", keep: 3, mode: " + ckMode + "}\n"
 			job, err := Parse("ck.yaml", []byte(src))
 			if err != nil {
 				t.Fatal(err)
 			}
 			env := testEnv(t)
-			runUntilSettled(t, addr, job, env)
+			if mode == "eos-crash-after-manifest" {
+				// Task 0 dies after its 3rd manifest is durable, before its transaction commits.
+				crash := func(task int32, id uint64) bool { return task == 0 && id == 3 }
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				err := Run(ctx, env, job, RunOptions{Brokers: []string{addr}, MetricsListen: "off", afterManifest: crash})
+				cancel()
+				if !errors.Is(err, errInjectedCrash) {
+					t.Fatalf("want the injected crash, got %v", err)
+				}
+			} else {
+				runUntilSettled(t, addr, job, env)
+			}
 
 			store, err := checkpoint.Open(context.Background(), dir)
 			if err != nil {
@@ -126,6 +151,12 @@ func TestCheckpointRestore(t *testing.T) {
 				}
 			}
 			t.Logf("%d rows, %d produced again after the restart; %d checkpoints listed", len(got), dups, len(infos))
+			// Exactly once: a read_committed reader sees every row once. (A manifest torn after
+			// its transaction committed means storage lost a durable write: rows are produced
+			// again from the previous checkpoint, identically.)
+			if ckMode == "exactly_once" && !tear && dups != 0 {
+				t.Errorf("%d rows seen twice by a read_committed reader", dups)
+			}
 		})
 	}
 }

@@ -117,6 +117,9 @@ func (c *compiler) compile() {
 	if iv := j.Checkpoint.Interval; iv != 0 && iv.D() < 100*time.Millisecond {
 		c.errorf("checkpoint.interval", "%s is too short: checkpoints need at least 100ms", iv)
 	}
+	if m := j.Checkpoint.Mode; m != "exactly_once" && m != "at_least_once" {
+		c.errorf("checkpoint.mode", "unknown mode %q%s", m, strictyaml.DidYouMean(m, []string{"exactly_once", "at_least_once"}))
+	}
 	if j.Checkpoint.Keep < 1 {
 		c.errorf("checkpoint.keep", "keep at least 1 checkpoint, not %d", j.Checkpoint.Keep)
 	}

@@ -38,6 +38,8 @@ type RunOptions struct {
 	// Drain, when closed, ends a streaming run at the end offsets of that moment: every window
 	// fires, results are flushed, offsets committed, and Run returns nil.
 	Drain <-chan struct{}
+
+	afterManifest func(task int32, id uint64) bool // crash injection (tests)
 }
 
 // Run compiles and runs a job. It returns nil when a bounded run completes or ctx is cancelled
@@ -150,7 +152,8 @@ func Run(ctx context.Context, env *Env, job *Job, opts RunOptions) error {
 		}
 		defer store.Close()
 		w.ck = &checkpointer{store: store, job: job.Name, interval: iv.D(), keep: job.Checkpoint.Keep,
-			topics: w.topics, flush: w.flush, m: m}
+			topics: w.topics, flush: w.flush, m: m,
+			exactlyOnce: job.Checkpoint.Mode == "exactly_once", brokers: brokers, afterManifest: opts.afterManifest}
 	}
 	consume = append(consume,
 		kgo.ConsumerGroup(job.Name),

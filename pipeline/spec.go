@@ -110,6 +110,11 @@ type CheckpointSpec struct {
 	Interval strictyaml.Duration `yaml:"interval"` // e.g. 10s; 0 disables checkpoints
 	Storage  string              `yaml:"storage"`  // a directory or URL (file://, mem://); default ./glint-data/checkpoints
 	Keep     int                 `yaml:"keep"`     // complete checkpoints kept per task; default 3
+	// Mode is at_least_once (default: no transactions; rows after the last checkpoint are
+	// produced again, identically, after a failure) or exactly_once (experimental: Kafka
+	// output in per-task transactions committed with each checkpoint; see txn.go for the
+	// known issue with rolling a transaction forward after a crash).
+	Mode string `yaml:"mode"`
 }
 
 // MetricsSpec configures the Prometheus endpoint.
@@ -178,6 +183,9 @@ func (j *Job) applyDefaults() {
 	}
 	if j.Checkpoint.Storage == "" {
 		j.Checkpoint.Storage = DefaultCheckpointStorage
+	}
+	if j.Checkpoint.Mode == "" {
+		j.Checkpoint.Mode = "at_least_once"
 	}
 	if j.Checkpoint.Keep == 0 {
 		j.Checkpoint.Keep = 3

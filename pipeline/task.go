@@ -54,6 +54,8 @@ type task struct {
 	ckID   uint64 // the last complete checkpoint
 	ckBusy bool   // a checkpoint is being written
 	ckDone chan ckResult
+	ckErr  error        // a barrier failure that stops the task
+	txn    *txnProducer // exactly-once Kafka output (nil: the worker's shared producer)
 
 	// point is the latest commit point, published for the committer goroutine.
 	point atomic.Pointer[commitPoint]
@@ -154,20 +156,30 @@ func (t *task) run(ctx context.Context, stop <-chan struct{}) error {
 		select {
 		case <-barrier:
 			t.barrier(ctx)
+			if t.ckErr != nil {
+				return t.ckErr
+			}
 		case r := <-t.ckDone:
 			t.checkpointDone(r)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-t.inbox.ready:
-			if err := t.drainInbox(ctx); err != nil || t.allEnded() {
+			if err := t.drainInbox(ctx); err != nil {
 				return err
+			}
+			if t.allEnded() {
+				return t.finalBarrier(ctx)
 			}
 		case <-tick.C:
 			t.tick(ctx)
 		case <-stop:
 			// Graceful: what was queued is processed; open windows stay open (their records
-			// are not committed, so the next owner reads them again).
-			return t.drainInbox(ctx)
+			// are not committed, so the next owner reads them again). With transactions, a
+			// last checkpoint commits what was produced.
+			if err := t.drainInbox(ctx); err != nil {
+				return err
+			}
+			return t.finalBarrier(ctx)
 		}
 	}
 }
@@ -401,6 +413,19 @@ func (t *task) closeTime(ts int64) int64 {
 	}
 	lastStart := ts - ((ts%slide)+slide)%slide
 	return lastStart + c.Size + c.AllowedLateness
+}
+
+// finalBarrier takes a last checkpoint when a task with transactional output stops cleanly,
+// so that what it produced is committed rather than produced again by the next owner.
+func (t *task) finalBarrier(ctx context.Context) error {
+	if t.txn == nil || t.ck == nil {
+		return nil
+	}
+	t.awaitCheckpoint()
+	if err := t.barrierTxn(ctx); err != nil {
+		return err
+	}
+	return t.ckErr
 }
 
 // awaitCheckpoint waits for a checkpoint being written when the task stops, so that its result

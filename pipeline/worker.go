@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,13 +65,37 @@ func (w *worker) start(ctx context.Context, p int32, init func(*task)) (*running
 	for i, s := range w.plan.Sinks {
 		names[i] = s.Spec.Name
 	}
-	t, err := newTask(p, w.plan, w.env, w.sinks, w.dlq, w.m.forTask(p, names))
+	sinks, dlq := w.sinks, w.dlq
+	var tp *txnProducer
+	if w.ck != nil && w.ck.exactlyOnce {
+		var err error
+		if tp, err = newTxnProducer(w.ck.brokers, w.plan.Job.Name, p); err != nil {
+			return nil, err
+		}
+		sinks = slices.Clone(w.sinks)
+		for i, s := range w.plan.Sinks {
+			if s.Spec.Type == "kafka" {
+				sinks[i] = newKafkaRows(s, w.plan.Output, tp.p)
+			}
+		}
+		dlq = &kafka.DeadLetter{Topic: w.dlq.Topic, Job: w.dlq.Job, P: tp.p}
+	}
+	t, err := newTask(p, w.plan, w.env, sinks, dlq, w.m.forTask(p, names))
 	if err != nil {
+		if tp != nil {
+			tp.close()
+		}
 		return nil, err
 	}
-	t.ck = w.ck
+	t.ck, t.txn = w.ck, tp
 	if init != nil {
-		init(t)
+		init(t) // restores state and rolls transactions forward BEFORE the producer initialises
+	}
+	if tp != nil {
+		if err := tp.begin(); err != nil {
+			tp.close()
+			return nil, err
+		}
 	}
 	t.inbox.pause = func() { w.cl.PauseFetchPartitions(w.partitionsOf(p)) }
 	t.inbox.resume = func() { w.cl.ResumeFetchPartitions(w.partitionsOf(p)) }
@@ -80,6 +105,9 @@ func (w *worker) start(ctx context.Context, p int32, init func(*task)) (*running
 	w.mu.Unlock()
 	go func() {
 		defer close(r.done)
+		if tp != nil {
+			defer tp.close() // an open transaction is aborted by the next owner's fencing
+		}
 		r.err = t.run(ctx, r.stop)
 		if r.err != nil && !errors.Is(r.err, context.Canceled) {
 			select {
@@ -288,7 +316,24 @@ func (w *worker) runGroup(ctx context.Context, drain <-chan struct{}) error {
 			}
 		}()
 	}
+	// A task's failure must end a poll that would otherwise block waiting for records.
+	var failure error
+	failed := make(chan struct{})
+	go func() {
+		select {
+		case failure = <-w.errc:
+			close(failed)
+			cancelPoll()
+		case <-pollCtx.Done():
+		}
+	}()
 	for {
+		select {
+		case <-failed:
+			w.shutdown()
+			return failure
+		default:
+		}
 		pc := pollCtx
 		if drained == nil {
 			pc = drainCtx
@@ -299,6 +344,9 @@ func (w *worker) runGroup(ctx context.Context, drain <-chan struct{}) error {
 		fs := w.cl.PollRecords(pc, 50_000)
 		if ctx.Err() != nil {
 			return w.shutdown()
+		}
+		if failure != nil || len(failed) > 0 {
+			continue // the select above returns it
 		}
 		if drained != nil && pollCtx.Err() != nil {
 			return w.finishDrain()
@@ -315,8 +363,9 @@ func (w *worker) runGroup(ctx context.Context, drain <-chan struct{}) error {
 			drainNow = nil // drain acts on assigned tasks: wait for the first assignment
 		}
 		select {
-		case err := <-w.errc:
-			return err
+		case <-failed:
+			w.shutdown()
+			return failure
 		case <-commitTick.C:
 			if err := w.commit(ctx, w.allTasks()); err != nil {
 				w.env.Logger.Warn("offset commit failed (will retry)", "err", err)
@@ -606,6 +655,15 @@ func (w *worker) assigned(ctx context.Context, _ *kgo.Client, as map[string][]in
 					return
 				}
 				if m != nil {
+					if data, ok := m.Sink(txnSinkName); ok {
+						if err := rollForward(ctx, w.cl, data); err != nil {
+							select {
+							case w.errc <- fmt.Errorf("task %d: checkpoint %d: %w", p, m.ID, err):
+							default:
+							}
+							return
+						}
+					}
 					seek := map[string]map[int32]kgo.EpochOffset{}
 					for _, in := range m.Inputs {
 						seek[in.Topic] = map[int32]kgo.EpochOffset{p: {Epoch: -1, Offset: in.Offset}}
