@@ -69,13 +69,6 @@ func TestCheckpointRestore(t *testing.T) {
 		tear := strings.HasSuffix(mode, "torn-manifest")
 		eos := strings.HasPrefix(mode, "eos-")
 		t.Run(mode, func(t *testing.T) {
-			if eos && os.Getenv("GLINT_TEST_EXACTLY_ONCE") == "" {
-				// Known issue (pipeline/txn.go): with transactional output on the embedded broker,
-				// a restarted task's final transaction is sometimes aborted although
-				// EndTransaction returned nil, so exactly_once is experimental and not the
-				// default. GLINT_TEST_EXACTLY_ONCE=1 runs these.
-				t.Skip("exactly_once mode: known issue, see pipeline/txn.go")
-			}
 			addr := testBroker(t)
 			createTopic(t, addr, "reactions", 4)
 			evs := genEvents(33, 30_000)

@@ -163,6 +163,7 @@ func Run(ctx context.Context, env *Env, job *Job, opts RunOptions) error {
 		kgo.ConsumeResetOffset(resetOffset(plan.Sources[0].Start)),
 		kgo.OnPartitionsAssigned(func(c context.Context, cl *kgo.Client, a map[string][]int32) { w.assigned(ctx, cl, a) }),
 		kgo.OnPartitionsRevoked(w.revoked),
+		kgo.AdjustFetchOffsetsFn(w.adjustOffsets),
 		kgo.OnPartitionsLost(w.lost),
 	)
 	w.cl, err = kafka.NewClient(brokers, consume...)

@@ -110,10 +110,10 @@ type CheckpointSpec struct {
 	Interval strictyaml.Duration `yaml:"interval"` // e.g. 10s; 0 disables checkpoints
 	Storage  string              `yaml:"storage"`  // a directory or URL (file://, mem://); default ./glint-data/checkpoints
 	Keep     int                 `yaml:"keep"`     // complete checkpoints kept per task; default 3
-	// Mode is at_least_once (default: no transactions; rows after the last checkpoint are
-	// produced again, identically, after a failure) or exactly_once (experimental: Kafka
-	// output in per-task transactions committed with each checkpoint; see txn.go for the
-	// known issue with rolling a transaction forward after a crash).
+	// Mode is exactly_once (default: Kafka output in per-task transactions committed with
+	// each checkpoint, visible to read_committed readers once it completes) or
+	// at_least_once (no transactions; rows after the last checkpoint are produced again,
+	// identically, after a failure).
 	Mode string `yaml:"mode"`
 }
 
@@ -185,7 +185,7 @@ func (j *Job) applyDefaults() {
 		j.Checkpoint.Storage = DefaultCheckpointStorage
 	}
 	if j.Checkpoint.Mode == "" {
-		j.Checkpoint.Mode = "at_least_once"
+		j.Checkpoint.Mode = "exactly_once"
 	}
 	if j.Checkpoint.Keep == 0 {
 		j.Checkpoint.Keep = 3

@@ -139,7 +139,10 @@ type batch struct {
 
 // run is the task's loop. It returns nil when every input has ended (bounded mode) or stop is
 // closed (after processing what was queued), and the first sink error otherwise.
-func (t *task) run(ctx context.Context, stop <-chan struct{}) error {
+func (t *task) run(ctx context.Context, stop <-chan struct{}) (err error) {
+	defer func() {
+		t.env.Logger.Debug("task stopped", "task", t.id, "err", err, "watermark", t.wm, "next", t.next, "ended", t.ended)
+	}()
 	if t.allEnded() { // bounded mode with nothing to read
 		return t.emit(ctx, nil)
 	}

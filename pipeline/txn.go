@@ -29,12 +29,6 @@ import (
 // BEFORE the new producer initialises (which would abort it). A transaction open at a crash
 // whose checkpoint never completed is aborted by that initialisation, and its rows are
 // produced again from the restored state.
-//
-// Known issue (why exactly_once is experimental and not the default): on the embedded broker,
-// after a restart (with or without a roll-forward), the restarted task's final transaction is
-// sometimes aborted although EndTransaction returned nil, so its rows go missing for
-// read_committed readers. Reproduce with
-// GLINT_TEST_EXACTLY_ONCE=1 go test -count=5 -run TestCheckpointRestore/eos ./pipeline.
 
 const txnSinkName = "kafka-txn"
 

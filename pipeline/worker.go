@@ -42,6 +42,14 @@ type worker struct {
 	mu struct {
 		sync.Mutex
 		tasks map[int32]*running
+		// assigning counts assignment callbacks in progress: a drain waits for them.
+		assigning int
+		// drainEnds, once a drain began, are the end offsets every task (also one started
+		// later) must reach.
+		drainEnds map[string]map[int32]int64
+		// seek: offsets restored from checkpoints, applied by adjustOffsets after franz-go
+		// fetched the group's committed offsets (which they override).
+		seek map[string]map[int32]int64
 	}
 	errc chan error // first task failure
 }
@@ -102,6 +110,9 @@ func (w *worker) start(ctx context.Context, p int32, init func(*task)) (*running
 	r := &running{t: t, stop: make(chan struct{}), done: make(chan struct{})}
 	w.mu.Lock()
 	w.mu.tasks[p] = r
+	if w.mu.drainEnds != nil {
+		t.inbox.push(batch{ends: w.endsOf(w.mu.drainEnds, p)})
+	}
 	w.mu.Unlock()
 	go func() {
 		defer close(r.done)
@@ -384,28 +395,49 @@ func (w *worker) runGroup(ctx context.Context, drain <-chan struct{}) error {
 	}
 }
 
-// drainTasks sends every task its end offsets and cancels polling once all have ended.
+// drainTasks sends every task (and every task started from now on) its end offsets, and
+// cancels polling once no assignment is in progress and every task has ended.
 func (w *worker) drainTasks(ends map[string]map[int32]int64, done func()) chan struct{} {
 	w.mu.Lock()
-	runs := make([]*running, 0, len(w.mu.tasks))
+	w.mu.drainEnds = ends
 	for p, r := range w.mu.tasks {
-		e := make([]int64, len(w.input))
-		for topic, i := range w.input {
-			e[i] = ends[topic][p]
-		}
-		r.t.inbox.push(batch{ends: e})
-		runs = append(runs, r)
+		r.t.inbox.push(batch{ends: w.endsOf(ends, p)})
 	}
 	w.mu.Unlock()
 	ch := make(chan struct{})
 	go func() {
-		for _, r := range runs {
-			<-r.done
+		for !w.allEnded() {
+			time.Sleep(20 * time.Millisecond)
 		}
 		close(ch)
 		done()
 	}()
 	return ch
+}
+
+func (w *worker) endsOf(ends map[string]map[int32]int64, p int32) []int64 {
+	e := make([]int64, len(w.input))
+	for topic, i := range w.input {
+		e[i] = ends[topic][p]
+	}
+	return e
+}
+
+// allEnded reports whether no assignment is in progress and every task has finished.
+func (w *worker) allEnded() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.mu.assigning > 0 || len(w.mu.tasks) == 0 {
+		return false
+	}
+	for _, r := range w.mu.tasks {
+		select {
+		case <-r.done:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // finishDrain flushes and commits after every task has ended, and leaves the group.
@@ -609,6 +641,14 @@ func parseCommitMeta(s string) (wmAt, horizon, hi int64, ok bool) {
 // assigned starts tasks for newly assigned partitions, restoring each from the group's
 // committed offsets and metadata.
 func (w *worker) assigned(ctx context.Context, _ *kgo.Client, as map[string][]int32) {
+	w.mu.Lock()
+	w.mu.assigning++
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		w.mu.assigning--
+		w.mu.Unlock()
+	}()
 	parts := map[int32]bool{}
 	for _, ps := range as {
 		for _, p := range ps {
@@ -664,11 +704,17 @@ func (w *worker) assigned(ctx context.Context, _ *kgo.Client, as map[string][]in
 							return
 						}
 					}
-					seek := map[string]map[int32]kgo.EpochOffset{}
-					for _, in := range m.Inputs {
-						seek[in.Topic] = map[int32]kgo.EpochOffset{p: {Epoch: -1, Offset: in.Offset}}
+					w.mu.Lock()
+					if w.mu.seek == nil {
+						w.mu.seek = map[string]map[int32]int64{}
 					}
-					w.cl.SetOffsets(seek)
+					for _, in := range m.Inputs {
+						if w.mu.seek[in.Topic] == nil {
+							w.mu.seek[in.Topic] = map[int32]int64{}
+						}
+						w.mu.seek[in.Topic][p] = in.Offset
+					}
+					w.mu.Unlock()
 					w.env.Logger.Info("task restored from checkpoint", "task", p, "checkpoint", m.ID, "inputs", m.Inputs, "watermark", m.Watermark)
 				}
 				return
@@ -708,4 +754,21 @@ func (w *worker) revoked(ctx context.Context, _ *kgo.Client, rs map[string][]int
 	for _, p := range ps {
 		w.env.Logger.Info("task revoked", "task", p)
 	}
+}
+
+// adjustOffsets replaces the group's committed offsets of partitions restored from a checkpoint
+// with the checkpoint's: the restored state covers everything before them. franz-go calls it
+// after OnPartitionsAssigned, before fetching starts.
+func (w *worker) adjustOffsets(_ context.Context, offs map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for topic, ps := range w.mu.seek {
+		for p, off := range ps {
+			if _, ok := offs[topic][p]; ok {
+				offs[topic][p] = kgo.NewOffset().At(off)
+				delete(ps, p)
+			}
+		}
+	}
+	return offs, nil
 }
