@@ -138,11 +138,18 @@ func (t *task) barrier(ctx context.Context) {
 		point.wmAt = append(point.wmAt, t.wm)
 		point.hi = append(point.hi, off)
 	}
+	if err := t.prepareLakes(id, m); err != nil {
+		t.checkpointDone(ckResult{id: id, err: err})
+		return
+	}
 	t.ckBusy = true
 	go func() {
 		err := t.ck.flush(ctx) // rows before the barrier BEFORE the manifest
 		if err == nil {
 			err = t.ck.store.Save(ctx, m, bytes.NewReader(state))
+		}
+		if err == nil {
+			err = t.commitLakes(ctx, id) // AFTER the manifest is durable
 		}
 		if err == nil {
 			if perr := t.ck.store.Prune(ctx, t.ck.job, t.id, t.ck.keep); perr != nil {
@@ -235,6 +242,9 @@ func (t *task) barrierTxn(ctx context.Context) error {
 	}
 	if err == nil {
 		m.Sinks = []checkpoint.SinkState{{Name: txnSinkName, Data: pre}}
+		err = t.prepareLakes(id, m)
+	}
+	if err == nil {
 		err = t.ck.store.Save(ctx, m, bytes.NewReader(state))
 	}
 	if err != nil {
@@ -245,6 +255,9 @@ func (t *task) barrierTxn(ctx context.Context) error {
 		return errInjectedCrash
 	}
 	if err := t.txn.commit(ctx); err != nil {
+		return fmt.Errorf("task %d: checkpoint %d: %w", t.id, id, err)
+	}
+	if err := t.commitLakes(ctx, id); err != nil {
 		return fmt.Errorf("task %d: checkpoint %d: %w", t.id, id, err)
 	}
 	t.env.Logger.Debug("checkpoint committed", "task", t.id, "checkpoint", id, "offsets", m.Inputs, "watermark", t.wm)
@@ -260,3 +273,27 @@ func (t *task) barrierTxn(ctx context.Context) error {
 
 // errInjectedCrash stops a task as a crash between manifest and commit would (tests only).
 var errInjectedCrash = errors.New("pipeline: injected crash after the manifest")
+
+// prepareLakes stages and syncs the lakehouse files of checkpoint id and adds their
+// description to the manifest.
+func (t *task) prepareLakes(id uint64, m *checkpoint.Manifest) error {
+	for _, l := range t.lakes {
+		data, err := l.prepare(id)
+		if err != nil {
+			return err
+		}
+		m.Sinks = append(m.Sinks, checkpoint.SinkState{Name: l.stateName(), Data: data})
+	}
+	return nil
+}
+
+// commitLakes commits checkpoint id's staged files; idempotent, and rolled forward by recovery
+// if the process dies first.
+func (t *task) commitLakes(ctx context.Context, id uint64) error {
+	for _, l := range t.lakes {
+		if err := l.commit(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}

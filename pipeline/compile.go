@@ -485,10 +485,20 @@ func (c *compiler) sink(i int) {
 		} else if !nameRE.MatchString(s.Topic) {
 			c.errorf(p+".topic", "%q is not a valid topic name", s.Topic)
 		}
+	case "lakehouse":
+		if s.Lakehouse == nil {
+			c.errorf(p+".lakehouse", "a lakehouse sink needs its table: `lakehouse: {table: name}`")
+		} else if !c.outputUnknown {
+			c.lakeConfigErrors(p+".lakehouse", s.Lakehouse.Validate(c.plan.Output))
+		}
+		fallthrough
 	default:
 		if s.Topic != "" {
 			c.errorf(p+".topic", "topic applies to kafka sinks only")
 		}
+	}
+	if s.Type != "lakehouse" && s.Lakehouse != nil {
+		c.errorf(p+".lakehouse", "lakehouse settings apply to lakehouse sinks only")
 	}
 	for _, k := range s.Key {
 		idx := c.plan.Output.Index(k)

@@ -26,7 +26,7 @@ func NewEnv() *Env {
 // SinkTypes lists the sink types jobs may name.
 func (e *Env) SinkTypes() []string { return slices.Clone(sinkTypes) }
 
-var sinkTypes = []string{"kafka", "stdout"}
+var sinkTypes = []string{"kafka", "lakehouse", "stdout"}
 
 // Clock is processing time, injected so tests control it. Operators never read it; the task
 // driver uses it for idle timeouts and metrics.

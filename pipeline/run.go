@@ -127,6 +127,8 @@ func Run(ctx context.Context, env *Env, job *Job, opts RunOptions) error {
 			w.sinks = append(w.sinks, newKafkaRows(s, plan.Output, prod))
 		case "stdout":
 			w.sinks = append(w.sinks, newStdoutRows(plan.Output, stdout))
+		case "lakehouse":
+			w.sinks = append(w.sinks, nil) // one per task (worker.start)
 		}
 	}
 

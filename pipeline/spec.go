@@ -5,6 +5,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/glintstream/glint/connector/lakehouse"
 	"github.com/glintstream/glint/internal/strictyaml"
 )
 
@@ -94,9 +95,11 @@ type WindowSpec struct {
 // Sink is one output.
 type Sink struct {
 	Name  string                  `yaml:"name"`
-	Type  string                  `yaml:"type"` // kafka, stdout
+	Type  string                  `yaml:"type"` // kafka, stdout, lakehouse
 	Topic string                  `yaml:"topic"`
 	Key   strictyaml.StringOrList `yaml:"key"`
+	// Lakehouse configures a lakehouse sink: an Iceberg table of Parquet files.
+	Lakehouse *lakehouse.Config `yaml:"lakehouse"`
 }
 
 // DeadLetter configures the dead-letter topic for records that cannot be processed.
@@ -171,6 +174,12 @@ func (j *Job) applyDefaults() {
 		}
 	}
 	for i := range j.Sinks {
+		if l := j.Sinks[i].Lakehouse; l != nil {
+			l.ApplyDefaults()
+			if j.Sinks[i].Name == "" {
+				j.Sinks[i].Name = l.Table
+			}
+		}
 		if j.Sinks[i].Name == "" {
 			j.Sinks[i].Name = j.Sinks[i].Type
 			if j.Sinks[i].Topic != "" {

@@ -56,6 +56,9 @@ type task struct {
 	ckDone chan ckResult
 	ckErr  error        // a barrier failure that stops the task
 	txn    *txnProducer // exactly-once Kafka output (nil: the worker's shared producer)
+	lakes  []*lakeRows  // this task's lakehouse sinks
+	// lakeRecovered: the lakehouse sinks were recovered from a checkpoint already.
+	lakeRecovered bool
 
 	// point is the latest commit point, published for the committer goroutine.
 	point atomic.Pointer[commitPoint]
@@ -418,13 +421,18 @@ func (t *task) closeTime(ts int64) int64 {
 	return lastStart + c.Size + c.AllowedLateness
 }
 
-// finalBarrier takes a last checkpoint when a task with transactional output stops cleanly,
-// so that what it produced is committed rather than produced again by the next owner.
+// finalBarrier takes a last checkpoint when a checkpointed task stops cleanly, so that what it
+// produced is committed rather than produced again by the next owner.
 func (t *task) finalBarrier(ctx context.Context) error {
-	if t.txn == nil || t.ck == nil {
+	if t.ck == nil {
 		return nil
 	}
 	t.awaitCheckpoint()
+	if t.txn == nil {
+		t.barrier(ctx)
+		t.awaitCheckpoint()
+		return nil
+	}
 	if err := t.barrierTxn(ctx); err != nil {
 		return err
 	}

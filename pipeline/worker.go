@@ -73,14 +73,28 @@ func (w *worker) start(ctx context.Context, p int32, init func(*task)) (*running
 	for i, s := range w.plan.Sinks {
 		names[i] = s.Spec.Name
 	}
-	sinks, dlq := w.sinks, w.dlq
+	sinks, dlq := slices.Clone(w.sinks), w.dlq
+	var lakes []*lakeRows
+	for i, s := range w.plan.Sinks {
+		if s.Spec.Type != "lakehouse" {
+			continue
+		}
+		l, err := openLakeRows(ctx, s, w.plan.Output, w.plan.Job.Name, p, w.ck != nil)
+		if err != nil {
+			for _, l := range lakes {
+				l.close()
+			}
+			return nil, err
+		}
+		sinks[i] = l
+		lakes = append(lakes, l)
+	}
 	var tp *txnProducer
 	if w.ck != nil && w.ck.exactlyOnce {
 		var err error
 		if tp, err = newTxnProducer(w.ck.brokers, w.plan.Job.Name, p); err != nil {
 			return nil, err
 		}
-		sinks = slices.Clone(w.sinks)
 		for i, s := range w.plan.Sinks {
 			if s.Spec.Type == "kafka" {
 				sinks[i] = newKafkaRows(s, w.plan.Output, tp.p)
@@ -95,9 +109,16 @@ func (w *worker) start(ctx context.Context, p int32, init func(*task)) (*running
 		}
 		return nil, err
 	}
-	t.ck, t.txn = w.ck, tp
+	t.ck, t.txn, t.lakes = w.ck, tp, lakes
 	if init != nil {
 		init(t) // restores state and rolls transactions forward BEFORE the producer initialises
+	}
+	for _, l := range lakes {
+		if !t.lakeRecovered {
+			if err := l.recover(ctx, nil); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if tp != nil {
 		if err := tp.begin(); err != nil {
@@ -120,6 +141,16 @@ func (w *worker) start(ctx context.Context, p int32, init func(*task)) (*running
 			defer tp.close() // an open transaction is aborted by the next owner's fencing
 		}
 		r.err = t.run(ctx, r.stop)
+		if r.err == nil { // a clean end commits what the lakehouse sinks hold
+			for _, l := range lakes {
+				if err := l.Flush(context.WithoutCancel(ctx)); err != nil && r.err == nil {
+					r.err = err
+				}
+			}
+		}
+		for _, l := range lakes {
+			l.close() // staged files not committed are recovered by the next owner
+		}
 		if r.err != nil && !errors.Is(r.err, context.Canceled) {
 			select {
 			case w.errc <- r.err:
@@ -292,7 +323,21 @@ func fatalFetchErr(fs kgo.Fetches) error {
 // flush makes every result written so far durable: the ordering rule "sinks flushed BEFORE
 // offsets are committed" depends on it.
 func (w *worker) flush(ctx context.Context) error {
+	w.mu.Lock()
+	var lakes []*lakeRows
+	for _, r := range w.mu.tasks {
+		lakes = append(lakes, r.t.lakes...)
+	}
+	w.mu.Unlock()
+	for _, l := range lakes {
+		if err := l.Flush(ctx); err != nil {
+			return err
+		}
+	}
 	for i, s := range w.sinks {
+		if s == nil {
+			continue // per task
+		}
 		if err := s.Flush(ctx); err != nil {
 			return fmt.Errorf("sink %s: %w", w.plan.Sinks[i].Spec.Name, err)
 		}
@@ -695,6 +740,17 @@ func (w *worker) assigned(ctx context.Context, _ *kgo.Client, as map[string][]in
 					return
 				}
 				if m != nil {
+					for _, l := range t.lakes {
+						staged, _ := m.Sink(l.stateName())
+						if err := l.recover(ctx, staged); err != nil {
+							select {
+							case w.errc <- fmt.Errorf("task %d: checkpoint %d: %w", p, m.ID, err):
+							default:
+							}
+							return
+						}
+					}
+					t.lakeRecovered = true
 					if data, ok := m.Sink(txnSinkName); ok {
 						if err := rollForward(ctx, w.cl, data); err != nil {
 							select {
