@@ -238,15 +238,20 @@ func embeddedBroker(env *Env, dataDir string) (*kafka.Broker, string, error) {
 // serveMetrics serves /metrics on listen. A busy port is not fatal: it falls back to a free
 // port and logs where.
 func serveMetrics(env *Env, m *Metrics, listen string) (stop func()) {
+	stop, _ = serveMetricsAddr(env, m, listen)
+	return stop
+}
+
+func serveMetricsAddr(env *Env, m *Metrics, listen string) (stop func(), addr string) {
 	if listen == "off" || listen == "" {
-		return nil
+		return nil, ""
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		host, _, _ := net.SplitHostPort(listen)
 		if ln, err = net.Listen("tcp", net.JoinHostPort(host, "0")); err != nil {
 			env.Logger.Warn("metrics disabled: cannot listen", "addr", listen, "err", err)
-			return nil
+			return nil, ""
 		}
 		env.Logger.Warn("metrics port busy; using another", "wanted", listen, "addr", ln.Addr().String())
 	}
@@ -255,5 +260,5 @@ func serveMetrics(env *Env, m *Metrics, listen string) (stop func()) {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	env.Logger.Info("metrics", "url", "http://"+ln.Addr().String()+"/metrics")
-	return func() { srv.Close() }
+	return func() { srv.Close() }, ln.Addr().String()
 }
