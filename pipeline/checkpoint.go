@@ -113,6 +113,22 @@ func (t *task) restoreState(b []byte) error {
 	return nil
 }
 
+// cut captures checkpoint t.ckID+1 at the barrier: the state, the manifest without sinks, and
+// the commit point its offsets become once it is durable.
+func (t *task) cut() (uint64, []byte, *checkpoint.Manifest, *commitPoint) {
+	id := t.ckID + 1
+	m := &checkpoint.Manifest{Job: t.ck.job, Task: t.id, ID: id, Watermark: t.wm}
+	point := &commitPoint{ckpt: id, horizon: t.wm}
+	for i, topic := range t.ck.topics {
+		off := t.next[i]
+		m.Inputs = append(m.Inputs, checkpoint.InputOffset{Topic: topic, Partition: t.id, Offset: off})
+		point.offset = append(point.offset, off)
+		point.wmAt = append(point.wmAt, t.wm)
+		point.hi = append(point.hi, off)
+	}
+	return id, t.encodeState(), m, point
+}
+
 // barrier cuts checkpoint t.ckID+1 and starts writing it. It is a no-op while the previous one
 // is still being written. With a transactional producer the checkpoint is written
 // synchronously (barrierTxn).
@@ -127,17 +143,7 @@ func (t *task) barrier(ctx context.Context) {
 		return
 	}
 	start := time.Now()
-	id := t.ckID + 1
-	state := t.encodeState()
-	m := &checkpoint.Manifest{Job: t.ck.job, Task: t.id, ID: id, Watermark: t.wm}
-	point := &commitPoint{ckpt: id, horizon: t.wm}
-	for i, topic := range t.ck.topics {
-		off := t.next[i]
-		m.Inputs = append(m.Inputs, checkpoint.InputOffset{Topic: topic, Partition: t.id, Offset: off})
-		point.offset = append(point.offset, off)
-		point.wmAt = append(point.wmAt, t.wm)
-		point.hi = append(point.hi, off)
-	}
+	id, state, m, point := t.cut()
 	if err := t.prepareLakes(id, m); err != nil {
 		t.checkpointDone(ckResult{id: id, err: err})
 		return
@@ -225,17 +231,7 @@ func (t *task) nextCheckpointID(ctx context.Context) error {
 // transaction forward from the durable manifest).
 func (t *task) barrierTxn(ctx context.Context) error {
 	start := time.Now()
-	id := t.ckID + 1
-	state := t.encodeState()
-	m := &checkpoint.Manifest{Job: t.ck.job, Task: t.id, ID: id, Watermark: t.wm}
-	point := &commitPoint{ckpt: id, horizon: t.wm}
-	for i, topic := range t.ck.topics {
-		off := t.next[i]
-		m.Inputs = append(m.Inputs, checkpoint.InputOffset{Topic: topic, Partition: t.id, Offset: off})
-		point.offset = append(point.offset, off)
-		point.wmAt = append(point.wmAt, t.wm)
-		point.hi = append(point.hi, off)
-	}
+	id, state, m, point := t.cut()
 	pre, err := t.txn.preCommit(ctx)
 	if err == nil {
 		err = t.ck.flush(ctx) // the non-transactional sinks (stdout)

@@ -20,23 +20,29 @@ func runUntilSettled(t *testing.T, addr string, job *Job, env *Env) {
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, env, job, RunOptions{Brokers: []string{addr}, MetricsListen: "off"}) }()
+	waitSettled(t, addr, "counts")
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+}
+
+// waitSettled waits until topic has records and its end offsets stop moving.
+func waitSettled(t *testing.T, addr, topic string) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for last, stable := int64(-1), 0; stable < 8; {
 		if time.Now().After(deadline) {
-			t.Fatal("the run did not settle")
+			t.Fatalf("%s did not settle", topic)
 		}
 		time.Sleep(100 * time.Millisecond)
-		n := endOf(t, addr, "counts")
+		n := endOf(t, addr, topic)
 		if n > 0 && n == last {
 			stable++
 		} else {
 			stable = 0
 		}
 		last = n
-	}
-	stop()
-	if err := <-done; err != nil {
-		t.Fatalf("run: %v", err)
 	}
 }
 

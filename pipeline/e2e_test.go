@@ -396,21 +396,7 @@ func TestGroupRestartThenDrain(t *testing.T) {
 	go func() {
 		done1 <- Run(ctx1, env, job, RunOptions{Brokers: []string{addr}, MetricsListen: "off"})
 	}()
-	deadline := time.Now().Add(30 * time.Second)
-	// Wait until the first run has consumed its half: its output stops growing.
-	for last, stable := int64(-1), 0; stable < 5; {
-		if time.Now().After(deadline) {
-			t.Fatal("the first run did not settle")
-		}
-		time.Sleep(100 * time.Millisecond)
-		n := endOf(t, addr, "counts")
-		if n > 0 && n == last {
-			stable++
-		} else {
-			stable = 0
-		}
-		last = n
-	}
+	waitSettled(t, addr, "counts") // the first run has consumed its half
 	rowsBefore := endOf(t, addr, "counts")
 	stop1()
 	if err := <-done1; err != nil {

@@ -1,6 +1,8 @@
 package agg
 
 import (
+	"github.com/glintstream/glint/internal/suggest"
+
 	"fmt"
 	"slices"
 	"strings"
@@ -75,7 +77,7 @@ func New(fn string, in row.Type, hasArg bool) (Func, error) {
 	d := lookup(fn)
 	if d == nil {
 		hint := ""
-		if s := suggest(fn, Names()); s != "" {
+		if s := suggest.Closest(fn, Names()); s != "" {
 			hint = fmt.Sprintf("; did you mean %q?", s)
 		}
 		return nil, fmt.Errorf("%w %q%s (known: %s)", ErrUnknownFunc, fn, hint, strings.Join(Names(), ", "))

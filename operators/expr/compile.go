@@ -1,6 +1,8 @@
 package expr
 
 import (
+	"github.com/glintstream/glint/internal/suggest"
+
 	"errors"
 	"fmt"
 	"reflect"
@@ -209,7 +211,7 @@ func unknownName(name string, in row.Schema) string {
 		fmt.Fprintf(&b, "; fields: %s", strings.Join(names, ", "))
 	}
 	candidates := append(slices.Clip(names), builtinNames()...)
-	if s := suggest(name, candidates); s != "" {
+	if s := suggest.Closest(name, candidates); s != "" {
 		fmt.Fprintf(&b, "; did you mean %q?", s)
 	}
 	return b.String()
