@@ -109,7 +109,7 @@ func listCmd(open opener, now func() time.Time) *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&job, "job", "", "only this job (default: every job)")
-	c.Flags().Int32Var(&task, "task", -1, "only this task (default: every task)")
+	c.Flags().Int32Var(&task, "task", -1, "only this task (-1: every task)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
 }
