@@ -528,7 +528,10 @@ type inbox struct {
 	}
 }
 
-const inboxHighWater = 8 // batches queued before fetching is paused
+// inboxHighWater is how many batches may queue before fetching is paused. Pausing makes
+// franz-go drop what it buffered for the partition and fetch it again later, so pausing too
+// eagerly costs broker work; a batch is at most a poll's worth of records of one partition.
+const inboxHighWater = 32
 
 func (b *inbox) init() { b.ready = make(chan struct{}, 1) }
 
