@@ -466,3 +466,76 @@ func endOf(t testing.TB, addr, topic string) int64 {
 	}
 	return n
 }
+
+// TestComputeAndFilterSteps: computed columns before the window (two of them, the second
+// reading the first), a filter between them, and a filter and a computed column on the result
+// rows, end to end. Every record is accounted for: counted, filtered, or dead-lettered.
+func TestComputeAndFilterSteps(t *testing.T) {
+	addr := testBroker(t)
+	createTopic(t, addr, "reactions", 2)
+	evs := genEvents(5, 4000)
+	parts := produce(t, addr, "reactions", evs)
+	src := strings.Replace(emojiJob, `pipeline:
+  - key_by: [match_id, emoji]`, `pipeline:
+  - compute:
+      fire: "emoji == '🔥' ? 1 : 0"
+  - filter: "match_id != 'm5'"
+  - compute:
+      fire2: "fire * 2"
+  - key_by: [match_id, emoji]`, 1)
+	src = strings.Replace(src, `      n: count()
+`, `      n: count()
+      fires: sum(fire2)
+  - filter: "n > 0"
+  - compute:
+      half: "fires / 2"
+`, 1)
+	src = strings.Replace(src, "name: e2e", "name: comp", 1)
+	job, err := Parse("comp.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := Run(ctx, testEnv(t), job, RunOptions{Brokers: []string{addr}, UntilEnd: true, MetricsListen: "off"}); err != nil {
+		t.Fatal(err)
+	}
+	var kept []event
+	var keptParts []int32
+	for i, e := range evs {
+		if e.bad || e.match != "m5" {
+			kept = append(kept, e)
+			keptParts = append(keptParts, parts[i])
+		}
+	}
+	want, _, _ := reference(kept, keptParts, 2000, 5000, 2000)
+	type row2 struct {
+		outRow
+		Fires int64   `json:"fires"`
+		Half  float64 `json:"half"`
+	}
+	var got []outRow
+	for _, r := range consumeAll(t, addr, "counts") {
+		var o row2
+		if err := json.Unmarshal(r.Value, &o); err != nil {
+			t.Fatal(err)
+		}
+		if o.Match == "m5" {
+			t.Fatalf("filtered match in output: %s", r.Value)
+		}
+		if (o.Emoji == "🔥") != (o.Fires == 2*o.N) || (o.Emoji != "🔥" && o.Fires != 0) || o.Half != float64(o.Fires)/2 {
+			t.Fatalf("computed columns wrong: %s", r.Value)
+		}
+		got = append(got, o.outRow)
+	}
+	sortRows(got)
+	sortRows(want)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %d rows, want %d", len(got), len(want))
+	}
+	for _, r := range consumeAll(t, addr, "comp.dlq") {
+		if c := kafka.Header(r, kafka.HeaderClass); c == kafka.ClassExpression {
+			t.Fatalf("expression failure: %s", kafka.Header(r, kafka.HeaderReason))
+		}
+	}
+}

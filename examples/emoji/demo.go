@@ -15,8 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-
 	"github.com/glintstream/glint/connector/kafka"
 	"github.com/glintstream/glint/examples/emoji/dashboard"
 	"github.com/glintstream/glint/examples/emoji/gen"
@@ -35,8 +33,27 @@ type Options struct {
 	Matches  int           // concurrent matches; default 4
 	Seed     uint64        // generator seed; default 1
 	Duration time.Duration // 0: until ctx ends; else generate this long, drain the jobs and verify
-	Logger   *slog.Logger
-	Out      io.Writer // progress and the verification summary; default os.Stdout
+	// WarmUp is left out of the latency on the dashboard and of a bounded run's speed figures:
+	// meanwhile the jobs join their groups, and the first windows fire at once, among them
+	// windows that hold only late reactions dated before the start. Default 5 s, at most
+	// Duration/4.
+	WarmUp time.Duration
+	// Ceiling, if positive, first measures ceilings on the same broker with this many
+	// reactions: the Producer alone, flat out, then both jobs alone (bounded) over them.
+	Ceiling int64
+	// OnStart, if set, is called once the dashboard serves and the jobs run, just before
+	// generation starts, on Run's goroutine: it must not block.
+	OnStart func(Live)
+	Logger  *slog.Logger
+	Out     io.Writer // progress and the verification summary; default os.Stdout
+
+	ooo time.Duration // the counts job's max_out_of_orderness
+}
+
+// Live tells a caller of Run where the running demo is.
+type Live struct {
+	Dashboard string   // the dashboard's base URL, http://host:port/
+	Brokers   []string // the Kafka brokers
 }
 
 // Topics the demo uses.
@@ -65,8 +82,14 @@ func Jobs() ([]*pipeline.Job, error) {
 	return jobs, nil
 }
 
+// ErrMismatch is returned (wrapped, with the Report) by a bounded Run whose jobs' output differs
+// from the generator's own count.
+var ErrMismatch = errors.New("emoji demo: the jobs' output differs from the generator's count")
+
 // Run runs the demo until ctx ends or, with a Duration, until the generated reactions are
-// processed and the output verified against the generator's own count.
+// processed and the output of both jobs verified against the generator's own count. A bounded
+// run returns a Report with the verification and the Speed it measured, and an error wrapping
+// ErrMismatch if the output is wrong.
 func Run(ctx context.Context, o Options) (*Report, error) {
 	o.defaults()
 	ctx, cancel := context.WithCancel(ctx)
@@ -90,12 +113,19 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		brokers = []string{b.Addr()}
 		fmt.Fprintf(o.Out, "embedded Kafka broker on %s\n", b.Addr())
 	}
-	if err := createTopics(ctx, brokers); err != nil {
+	if err := ensureTopics(ctx, brokers, TopicReactions, TopicCounts, TopicMood, TopicDLQ, TopicMoodDLQ); err != nil {
 		return nil, err
 	}
 	jobs, err := Jobs()
 	if err != nil {
 		return nil, err
+	}
+	o.ooo = jobs[0].Sources[0].Watermark.MaxOutOfOrderness.D()
+	speed := &Speed{Target: o.Rate}
+	if o.Ceiling > 0 {
+		if err := measureCeilings(ctx, &o, brokers, jobs, speed); err != nil {
+			return nil, err
+		}
 	}
 
 	cfg := gen.DefaultConfig(o.Seed)
@@ -120,13 +150,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		metrics[i] = pipeline.NewMetrics(j.Name)
 	}
 	dash, err := dashboard.New(dashboard.WithAddr(o.Addr), dashboard.WithBrokers(brokers...),
-		dashboard.WithTopics(TopicCounts, TopicMood, TopicDLQ),
-		dashboard.WithStats(statsFunc(prod, metrics[0], jobs[0])))
+		dashboard.WithTopics(TopicCounts, TopicMood, TopicDLQ), dashboard.WithMaxOutOfOrderness(o.ooo),
+		dashboard.WithStats(statsFunc(&o, prod, metrics)))
 	if err != nil {
 		return nil, fmt.Errorf("dashboard on %s: %w", o.Addr, err)
 	}
-	defer dash.Close()
-	go dash.Run(ctx)
+	dashDone := make(chan struct{})
+	defer func() { cancel(); <-dashDone }()
+	go func() { defer close(dashDone); _ = dash.Run(ctx) }()
 	fmt.Fprintf(o.Out, "dashboard: http://%s\n", dash.Addr())
 
 	env := pipeline.NewEnv()
@@ -135,35 +166,43 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	var wg sync.WaitGroup
 	jobErrs := make([]error, len(jobs))
 	for i, j := range jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			jobErrs[i] = pipeline.Run(ctx, env, j, pipeline.RunOptions{
 				Brokers: brokers, MetricsListen: "off", Metrics: metrics[i], Drain: drain})
 			if jobErrs[i] != nil && ctx.Err() == nil {
 				o.Logger.Error("job failed", "job", j.Name, "err", jobErrs[i])
 				cancel()
 			}
-		}()
+		})
+	}
+	if o.OnStart != nil {
+		o.OnStart(Live{Dashboard: "http://" + dash.Addr() + "/", Brokers: brokers})
 	}
 
-	pctx := ctx
-	if o.Duration > 0 {
-		var pcancel context.CancelFunc
-		pctx, pcancel = context.WithTimeout(ctx, o.Duration)
-		defer pcancel()
-	}
 	fmt.Fprintf(o.Out, "generating %.0f reactions/s over %d matches (Ctrl-C stops)\n", o.Rate, o.Matches)
+	pctx, pcancel := ctx, context.CancelFunc(func() {})
+	if o.Duration > 0 {
+		pctx, pcancel = context.WithTimeout(ctx, o.Duration)
+	}
+	defer pcancel()
+	m := newMeasure(prod, metrics, dash)
+	go m.warmUp(pctx, o.WarmUp)
 	perr := prod.Run(pctx)
-	if o.Duration == 0 || ctx.Err() != nil {
+	if o.Duration == 0 {
 		cancel()
 		wg.Wait()
 		return nil, firstErr(perr, jobErrs)
 	}
-	// Bounded run: fire every window up to the end of what was generated, then verify.
+	// Bounded run: measure, fire every window up to the end of what was generated, verify.
+	if ctx.Err() == nil {
+		m.end(ctx, speed)
+	}
 	close(drain)
 	wg.Wait()
 	if err := firstErr(perr, jobErrs); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	rep, err := Verify(ctx, brokers, expected)
@@ -171,10 +210,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	st := prod.Stats()
-	rep.Produced, rep.Rate = st.Produced, st.Rate
+	rep.Produced, rep.Rate = st.Produced, speed.Produced
+	rep.Speed = speed
 	fmt.Fprintln(o.Out, rep)
 	if !rep.OK() {
-		return rep, errors.New("emoji demo: the job's output differs from the generator's count")
+		return rep, fmt.Errorf("%w: %s", ErrMismatch, rep.Problems())
 	}
 	return rep, nil
 }
@@ -198,6 +238,12 @@ func (o *Options) defaults() {
 	if o.Out == nil {
 		o.Out = os.Stdout
 	}
+	if o.WarmUp <= 0 {
+		o.WarmUp = 5 * time.Second
+		if o.Duration > 0 {
+			o.WarmUp = min(o.WarmUp, o.Duration/4)
+		}
+	}
 }
 
 func firstErr(perr error, jobErrs []error) error {
@@ -210,33 +256,4 @@ func firstErr(perr error, jobErrs []error) error {
 		}
 	}
 	return nil
-}
-
-func createTopics(ctx context.Context, brokers []string) error {
-	cl, err := kafka.NewClient(brokers)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	if err := kafka.Ping(ctx, cl, brokers, 10*time.Second); err != nil {
-		return err
-	}
-	return kafka.EnsureTopics(ctx, kadm.NewClient(cl), 8, TopicReactions, TopicCounts, TopicMood, TopicDLQ, TopicMoodDLQ)
-}
-
-// statsFunc feeds the dashboard's tiles from the producer and the counts job's metrics.
-func statsFunc(p *gen.Producer, m *pipeline.Metrics, j *pipeline.Job) dashboard.StatsFunc {
-	ooo := float64(j.Sources[0].Watermark.MaxOutOfOrderness.Millis())
-	return func() map[string]float64 {
-		t := m.Totals()
-		return map[string]float64{
-			"input_rate":              p.Stats().Rate,
-			"late_events":             t["records_late_total"],
-			"watermark_lag_ms":        t["watermark_lag_ms"],
-			"dead_lettered":           t["records_dead_lettered_total"],
-			"records_in":              t["records_in_total"],
-			"open_windows":            t["open_windows"],
-			"max_out_of_orderness_ms": ooo,
-		}
-	}
 }

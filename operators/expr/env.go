@@ -30,9 +30,11 @@ func newBinder(p *program) binder {
 	}
 }
 
-// run binds r and runs the program.
+// run binds r and runs the program. r may be wider than the schema the program was compiled
+// against (the driver's row has room for every computed column of its stage); the program reads
+// only the first fields.
 func (b *binder) run(p *program, r row.Row) (any, error) {
-	if len(r) != p.width {
+	if len(r) < p.width {
 		return nil, &EvalError{Expr: p.src, Reason: fmt.Sprintf("row has %d values, the schema %d fields", len(r), p.width)}
 	}
 	for i, s := range p.slots {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,13 +16,16 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/glintstream/glint/examples/emoji/gen"
+	"github.com/glintstream/glint/examples/emoji/internal/browser"
 )
 
 // replay plays a generated workload's job output into Kafka window by window, as the emoji jobs
 // would write it live: after window w closes, its count rows (first firings), the mood rows
 // ending with it, late revisions of the window two before, and a share of the dead letters.
-// The dashboard's clock is simulated and follows the replay, so arrival latencies are those of
-// a live run (window end + 150..400 ms) though the replay runs faster than real time.
+// The dashboard's clock is simulated and follows the replay, so latencies are those of a live
+// run though the replay runs faster than real time: a window fires once the watermark (2 s of
+// out-of-orderness) passes its end, its rows are written 60..140 ms later and reach the
+// dashboard 150..400 ms later.
 type replay struct {
 	t       testing.TB
 	cl      *kgo.Client
@@ -39,10 +40,14 @@ type replay struct {
 	rates   map[int64]float64 // reactions/s per window end
 
 	produced int64 // count + mood rows produced so far
+	played   int64 // the end of the newest window played
 	deadSent int
 	final    map[cellKey]cellVal
 	mood     map[string][]MoodRow // per match, by window start
 }
+
+// replayOOO is the replayed job's max_out_of_orderness, in ms.
+const replayOOO = 2000
 
 func newReplay(t testing.TB, cl *kgo.Client, seed uint64, seconds, rate int) *replay {
 	g, err := gen.New(gen.DefaultConfig(seed))
@@ -72,7 +77,7 @@ func newReplay(t testing.TB, cl *kgo.Client, seed uint64, seconds, rate int) *re
 		row := CountRow{WindowStart: Time(c.WindowStart), WindowEnd: Time(end), MatchID: c.Match, Emoji: c.Emoji, N: c.N - c.Late}
 		if row.N > 0 {
 			rec := jsonRecord(t, "emoji-counts", row.MatchID, row)
-			rec.Timestamp = jitter(end, 100, 200)
+			rec.Timestamp = jitter(end+replayOOO, 60, 80)
 			r.byEnd[end] = append(r.byEnd[end], rec)
 		}
 		final := row
@@ -95,7 +100,7 @@ func newReplay(t testing.TB, cl *kgo.Client, seed uint64, seconds, rate int) *re
 		}
 		row := MoodRow{WindowStart: Time(k.WindowStart), WindowEnd: Time(end), MatchID: k.Match, N: c.N, Positive: c.Positive, Negative: c.Negative}
 		rec := jsonRecord(t, "emoji-mood", row.MatchID, row)
-		rec.Timestamp = jitter(end, 100, 200)
+		rec.Timestamp = jitter(end+replayOOO, 60, 80)
 		r.moodEnd[end] = append(r.moodEnd[end], rec)
 		r.mood[row.MatchID] = append(r.mood[row.MatchID], row)
 	}
@@ -130,7 +135,8 @@ func (r *replay) play(from, to int64) {
 		for ; r.deadSent < nDead; r.deadSent++ {
 			recs = append(recs, dlqRec(r.dead[r.deadSent], reasonOf(r.dead[r.deadSent]), 1000*r.deadSent))
 		}
-		r.now.Store(end + 150 + int64(uint64(end*40503)%250))
+		r.played = end
+		r.now.Store(end + replayOOO + 150 + int64(uint64(end*40503)%250))
 		r.stats.Store(&map[string]float64{
 			"input_rate":       r.rates[end],
 			"late_events":      float64(3 * i),
@@ -211,14 +217,14 @@ func (r *replay) diff(d domState, moodPoints int) string {
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	latest := map[string]Time{}
 	for k := range r.final {
-		if k.start+2000 <= Time(r.now.Load()) && k.start > latest[k.match] {
+		if k.start+2000 <= Time(r.played) && k.start > latest[k.match] {
 			latest[k.match] = k.start
 		}
 	}
 	// The newest revision of every cell of each match's latest window, produced so far.
 	want := map[[2]string]int64{}
 	for _, end := range r.ends {
-		if end > r.now.Load() {
+		if end > r.played {
 			break
 		}
 		for _, rec := range slices.Concat(r.byEnd[end], r.late[end]) {
@@ -246,7 +252,7 @@ func (r *replay) diff(d domState, moodPoints int) string {
 	for _, m := range d.Mood {
 		var rows []MoodRow
 		for _, row := range r.mood[m.Match] {
-			if int64(row.WindowEnd) <= r.now.Load() {
+			if int64(row.WindowEnd) <= r.played {
 				rows = append(rows, row)
 			}
 		}
@@ -288,23 +294,24 @@ func mustCountRow(t testing.TB, b []byte) CountRow {
 // TestBrowserDashboard drives the page in headless Chromium: it must show what the rows say,
 // follow new rows over SSE, and look right (a screenshot goes to $GLINT_ARTIFACTS).
 func TestBrowserDashboard(t *testing.T) {
-	needBrowser(t)
+	browser.Need(t)
 	brokers := newCluster(t)
 	cl := newProducer(t, brokers)
 	r := newReplay(t, cl, 2026, 200, 2500)
-	srv := startServer(t, brokers, WithNow(r.clock), WithStats(r.statsFunc), WithPushInterval(100*time.Millisecond))
+	srv := startServer(t, brokers, WithNow(r.clock), WithStats(r.statsFunc), WithPushInterval(100*time.Millisecond),
+		WithMaxOutOfOrderness(replayOOO*time.Millisecond))
 	r.srv = srv
 	cut := r.ends[len(r.ends)-3]
 	r.play(0, cut)
 
-	wd := startBrowser(t, 1480, 2400)
-	wd.navigate("http://" + srv.Addr() + "/")
+	wd := browser.Start(t, 1480, 2400)
+	wd.Navigate("http://" + srv.Addr() + "/")
 	var d domState
 	waitDOM := func(phase string) {
 		t.Helper()
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			wd.eval(domScript, &d)
+			wd.Eval(domScript, &d)
 			problem := r.diff(d, defaultPoint)
 			if problem == "" {
 				return
@@ -343,15 +350,9 @@ func TestBrowserDashboard(t *testing.T) {
 	}
 	t.Logf("page shows %d bars (%d revised), version %d", len(d.Counts), revised, d.Version)
 
-	dir := os.Getenv("GLINT_ARTIFACTS")
-	if dir == "" {
-		dir = t.TempDir()
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "emoji-dashboard.png")
+	path := browser.ArtifactPath(t, "emoji-dashboard.png")
 	time.Sleep(800 * time.Millisecond) // let the bar transitions (0.6 s) settle for the picture
-	wd.screenshot(path)
+	wd.Screenshot(path)
 	t.Logf("screenshot: %s", path)
 }
 

@@ -11,9 +11,12 @@
 //     glint.offset headers.
 //
 // State keeps the newest revision of every (window, match, emoji) and of every mood window
-// (a late update re-emits a row with revision+1), plus latency samples: the time a first firing
-// reaches the dashboard minus its window end, and its Kafka timestamp minus its window end.
-// A StatsFunc from the demo wiring adds engine numbers (input rate, late events, watermark lag).
+// (a late update re-emits a row with revision+1), plus latency samples, one per (match, window)
+// first firing: when its first row reaches the dashboard and when it was written to Kafka,
+// against its window end. With the job's max_out_of_orderness (WithMaxOutOfOrderness) the view
+// shows the latency after the watermark (arrival − window end − max_out_of_orderness) and the
+// delivery (arrival − Kafka timestamp); see LatencyView. A StatsFunc from the demo wiring adds
+// engine numbers (input, processed and target rates, input lag, late events, watermark lag).
 //
 // The Server serves the page (embedded HTML, CSS and JS; no build step, no CDN), /api/state
 // (the View as JSON; ?windows=all adds every retained window), and /events, a Server-Sent

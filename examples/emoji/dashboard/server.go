@@ -17,10 +17,12 @@ import (
 )
 
 // StatsFunc supplies extra numbers from the engine, polled at every push. Well-known keys, shown
-// in their own tiles: "input_rate" (events/s read by the job), "late_events" (events sent to the
-// late side output), "watermark_lag_ms" (wall time minus the job's watermark). Other keys are
-// listed as they are. It must be safe for concurrent use and return quickly; the dashboard
-// owns the returned map.
+// in their own tiles: "input_rate" (reactions/s written to the input topic), "target_rate" (the
+// rate asked for), "processed_rate" (records/s the job reads), "input_lag" (records written
+// but not yet read by the job), "late_events" (events sent to the late side output),
+// "watermark_lag_ms" (wall time minus the job's watermark). Every key, these included, is also
+// listed as it is. It must be safe for concurrent use and return quickly; the dashboard owns
+// the returned map.
 type StatsFunc func() map[string]float64
 
 // ErrConfig is returned (wrapped, with every problem listed) by New for invalid options.
@@ -42,6 +44,7 @@ type config struct {
 	push               time.Duration
 	retain, moodPoints int
 	now                func() time.Time
+	ooo                time.Duration
 	clientOpts         []kgo.Opt
 	listener           net.Listener
 }
@@ -85,6 +88,10 @@ func WithRetention(windows, moodPoints int) Option {
 	return func(c *config) { c.retain, c.moodPoints = windows, moodPoints }
 }
 
+// WithMaxOutOfOrderness sets the job's watermark delay (its max_out_of_orderness), from which
+// the latency after the watermark is measured (see LatencyView); default 0.
+func WithMaxOutOfOrderness(d time.Duration) Option { return func(c *config) { c.ooo = d } }
+
 // WithNow sets the clock used for arrival times and lags; default time.Now.
 func WithNow(now func() time.Time) Option { return func(c *config) { c.now = now } }
 
@@ -109,6 +116,9 @@ func (c *config) validate() error {
 	}
 	if c.now == nil {
 		errs = append(errs, errors.New("WithNow: nil clock"))
+	}
+	if c.ooo < 0 {
+		errs = append(errs, fmt.Errorf("WithMaxOutOfOrderness: %v is negative", c.ooo))
 	}
 	if len(errs) == 0 {
 		return nil
@@ -185,6 +195,7 @@ func New(opts ...Option) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, cl: cl, ln: ln, page: http.FileServerFS(sub), done: make(chan struct{})}
 	s.mu.state = NewState(cfg.retain, cfg.moodPoints)
+	s.mu.state.SetMaxOutOfOrderness(cfg.ooo)
 	s.mu.subs = make(map[chan []byte]struct{})
 	return s, nil
 }
@@ -204,6 +215,13 @@ func (s *Server) View(allWindows bool) View {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.mu.state.View(s.cfg.now(), stats, allWindows)
+}
+
+// ResetLatency forgets the latency samples taken so far (for example those of a warm-up).
+func (s *Server) ResetLatency() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mu.state.ResetLatency()
 }
 
 func (s *Server) stats() map[string]float64 {

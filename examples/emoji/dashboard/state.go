@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -16,8 +17,10 @@ type State struct {
 	retain     int // windows kept per match
 	moodPoints int // mood windows shown per match
 	matches    map[string]*matchState
-	arrival    ring // ms from window end to the row reaching the dashboard (first firings)
-	kafka      ring // ms from window end to the row's Kafka timestamp (first firings)
+	arrival    ring  // ms from window end to the row reaching the dashboard (first firings)
+	kafka      ring  // ms from window end to the row's Kafka timestamp (first firings)
+	delivery   ring  // ms from the row's Kafka timestamp to it reaching the dashboard (first firings)
+	oooMs      int64 // the job's max_out_of_orderness: the watermark passes end at max event time end+oooMs
 	newestEnd  Time
 	dlq        dlqState
 	version    int64
@@ -72,8 +75,21 @@ func NewState(retain, moodPoints int) *State {
 		matches:    make(map[string]*matchState),
 		arrival:    newRing(latencyRing),
 		kafka:      newRing(latencyRing),
+		delivery:   newRing(latencyRing),
 		dlq:        dlqState{byReason: make(map[string]int64)},
 	}
+}
+
+// SetMaxOutOfOrderness tells the state the job's watermark delay: the watermark passes a
+// window's end once an event of time end + d has been read. The latency "after the watermark"
+// is measured from there (see LatencyView).
+func (s *State) SetMaxOutOfOrderness(d time.Duration) { s.oooMs = d.Milliseconds() }
+
+// ResetLatency forgets the latency samples taken so far (for example those of a warm-up).
+func (s *State) ResetLatency() {
+	s.arrival = newRing(latencyRing)
+	s.kafka = newRing(latencyRing)
+	s.delivery = newRing(latencyRing)
 }
 
 // Version counts the changes applied so far.
@@ -90,7 +106,10 @@ func (s *State) match(id string) *matchState {
 
 // ApplyCount applies an emoji-counts row that reached the dashboard at arrival and was written
 // to Kafka at kafkaTS. A row older than the held revision of its cell is counted as stale and
-// ignored. First firings (revision 0) add latency samples; later revisions count as late updates.
+// ignored; revisions count as late updates. The first row of a (match, window), if it is a
+// first firing (revision 0), adds latency samples: one per window and match, because all rows of
+// a firing travel together, and a later row with revision 0 is a cell that a late event
+// created after the window fired, which measures lateness, not the pipeline.
 func (s *State) ApplyCount(r CountRow, arrival, kafkaTS time.Time) error {
 	if err := r.check(); err != nil {
 		s.BadRow(err)
@@ -100,6 +119,7 @@ func (s *State) ApplyCount(r CountRow, arrival, kafkaTS time.Time) error {
 	s.countRows++
 	m := s.match(r.MatchID)
 	w := m.windows[r.WindowStart]
+	firstOfWindow := w == nil
 	if w == nil {
 		if len(m.windows) >= s.retain && r.WindowStart < m.oldest() {
 			s.stale++ // older than everything retained: it would be evicted at once
@@ -122,10 +142,14 @@ func (s *State) ApplyCount(r CountRow, arrival, kafkaTS time.Time) error {
 		s.lateUpdates++
 		return nil
 	}
+	if !firstOfWindow {
+		return nil
+	}
 	end := r.WindowEnd.Std()
 	s.arrival.add(float64(arrival.Sub(end)) / float64(time.Millisecond))
 	if !kafkaTS.IsZero() {
 		s.kafka.add(float64(kafkaTS.Sub(end)) / float64(time.Millisecond))
+		s.delivery.add(float64(arrival.Sub(kafkaTS)) / float64(time.Millisecond))
 	}
 	return nil
 }
@@ -175,11 +199,13 @@ func (s *State) ApplyMood(r MoodRow) error {
 	return nil
 }
 
-// ApplyDLQ counts a dead-lettered record.
+// ApplyDLQ counts a dead-lettered record under its reason with the numbers that vary from
+// record to record masked (see reasonKind), so that one kind of damage is one tally; the
+// recent records keep the whole reason.
 func (s *State) ApplyDLQ(d DLQRecord) {
 	s.version++
 	s.dlq.total++
-	s.dlq.byReason[d.Reason]++
+	s.dlq.byReason[reasonKind(d.Reason)]++
 	if len(d.Value) > dlqValueMax {
 		d.Value = d.Value[:dlqValueMax] + "…"
 	}
@@ -252,11 +278,25 @@ type EmojiCount struct {
 	Revision int64  `json:"revision"`
 }
 
-// LatencyView summarises the latency samples of the last (up to 1024) first firings.
+// LatencyView summarises the latency samples of the last (up to 1024) first firings, one per
+// (match, window): see State.ApplyCount.
+//
+// A window can fire only once the watermark (max event time read − max_out_of_orderness) has
+// passed its end, so "window end → dashboard" always includes the watermark delay the job is
+// configured with. AfterWatermark takes it out: arrival − window end − max_out_of_orderness,
+// the time from the moment an event of time end + max_out_of_orderness exists (and so could
+// move the watermark past the end) to the row on the dashboard. It includes the event's trip
+// to the job (network delay, the API's batching, Kafka), the job's processing and firing, and
+// the row's delivery. Delivery is the last part alone: the engine fires a window as soon as
+// the watermark passes its end and writes its rows then, so the row's Kafka timestamp is when
+// it fired, and arrival − Kafka timestamp is Kafka → dashboard.
 type LatencyView struct {
-	Samples int  `json:"samples"`
-	Arrival Dist `json:"arrival_ms"` // dashboard arrival minus window end
-	Kafka   Dist `json:"kafka_ms"`   // Kafka record timestamp minus window end
+	Samples             int   `json:"samples"`
+	MaxOutOfOrdernessMs int64 `json:"max_out_of_orderness_ms"`
+	Arrival             Dist  `json:"arrival_ms"`         // dashboard arrival minus window end
+	Kafka               Dist  `json:"kafka_ms"`           // Kafka record timestamp minus window end
+	Delivery            Dist  `json:"delivery_ms"`        // dashboard arrival minus Kafka record timestamp
+	AfterWatermark      Dist  `json:"after_watermark_ms"` // dashboard arrival minus window end minus max_out_of_orderness
 }
 
 // Dist is a latency distribution in milliseconds.
@@ -288,7 +328,7 @@ func (s *State) View(now time.Time, stats map[string]float64, allWindows bool) V
 		FetchErrors: s.fetchErrors,
 		LastFetch:   s.lastFetchError,
 		Rows:        RowTotals{Counts: s.countRows, Mood: s.moodRows},
-		Latency:     LatencyView{Samples: s.arrival.len(), Arrival: s.arrival.dist(), Kafka: s.kafka.dist()},
+		Latency:     s.latencyView(),
 		DLQ: DLQView{
 			Total:    s.dlq.total,
 			ByReason: maps.Clone(s.dlq.byReason),
@@ -313,6 +353,17 @@ func (s *State) View(now time.Time, stats map[string]float64, allWindows bool) V
 		v.Matches = append(v.Matches, mv)
 	}
 	return v
+}
+
+func (s *State) latencyView() LatencyView {
+	l := LatencyView{Samples: s.arrival.len(), MaxOutOfOrdernessMs: s.oooMs,
+		Arrival: s.arrival.dist(), Kafka: s.kafka.dist(), Delivery: s.delivery.dist()}
+	if l.Samples > 0 { // quantiles commute with a constant shift
+		o := float64(s.oooMs)
+		a := l.Arrival
+		l.AfterWatermark = Dist{Last: a.Last - o, P50: a.P50 - o, P99: a.P99 - o, Max: a.Max - o}
+	}
+	return l
 }
 
 func (s *State) matchView(id string, allWindows bool) MatchView {
@@ -390,4 +441,35 @@ func (r *ring) dist() Dist {
 	slices.Sort(s)
 	q := func(p float64) float64 { return s[int(math.Ceil(p*float64(n)))-1] }
 	return Dist{Last: r.last, P50: q(0.5), P99: q(0.99), Max: s[n-1]}
+}
+
+// reasonKind is a dead-letter reason without the numbers that vary from record to record: a
+// trailing " at byte N" goes, and every other run of digits (the offending value, an offset)
+// becomes "N".
+func reasonKind(reason string) string {
+	if i := strings.LastIndex(reason, " at byte "); i >= 0 && allDigits(reason[i+len(" at byte "):]) {
+		reason = reason[:i]
+	}
+	var b strings.Builder
+	digits := false
+	for _, c := range reason {
+		isDigit := c >= '0' && c <= '9'
+		switch {
+		case isDigit && !digits:
+			b.WriteByte('N')
+		case !isDigit:
+			b.WriteRune(c)
+		}
+		digits = isDigit
+	}
+	return b.String()
+}
+
+func allDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
 }

@@ -146,16 +146,30 @@ func TestBadRows(t *testing.T) {
 	}
 }
 
+// TestLatencyDist: the first row of window i of 100 reaches Kafka (i+1)/2 ms and the dashboard
+// i+1 ms after the window's end; with a 20 ms watermark delay, "after the watermark" is i+1-20
+// ms. Revisions and later first rows of other cells of the window add no sample.
 func TestLatencyDist(t *testing.T) {
 	s := NewState(0, 0)
+	s.SetMaxOutOfOrderness(20 * time.Millisecond)
 	for i := range 100 {
 		r := countRow("m1", "🔥", i, 1, 0)
 		end := r.WindowEnd.Std()
 		_ = s.ApplyCount(r, end.Add(time.Duration(i+1)*time.Millisecond), end.Add(time.Duration(i+1)*time.Microsecond*500))
+		r.Revision, r.N = 1, 2 // revisions are late by design: no sample
+		_ = s.ApplyCount(r, end.Add(time.Hour), end.Add(time.Hour))
+		r.Emoji, r.Revision = "😢", 0 // a cell a late event created after the firing: no sample
+		_ = s.ApplyCount(r, end.Add(time.Hour), end.Add(time.Hour))
 	}
 	l := s.View(t0, nil, false).Latency
-	if l.Samples != 100 || l.Arrival != (Dist{Last: 100, P50: 50, P99: 99, Max: 100}) || l.Kafka != (Dist{Last: 50, P50: 25, P99: 49.5, Max: 50}) {
+	half := Dist{Last: 50, P50: 25, P99: 49.5, Max: 50}
+	if l.Samples != 100 || l.MaxOutOfOrdernessMs != 20 || l.Arrival != (Dist{Last: 100, P50: 50, P99: 99, Max: 100}) ||
+		l.Kafka != half || l.Delivery != half || l.AfterWatermark != (Dist{Last: 80, P50: 30, P99: 79, Max: 80}) {
 		t.Fatalf("latency %+v", l)
+	}
+	s.ResetLatency()
+	if l := s.View(t0, nil, false).Latency; l.Samples != 0 || l.Arrival != (Dist{}) || l.Delivery != (Dist{}) || l.AfterWatermark != (Dist{}) {
+		t.Fatalf("latency after reset %+v", l)
 	}
 }
 
@@ -172,6 +186,22 @@ func TestDLQ(t *testing.T) {
 	d := s.View(t0, nil, false).DLQ
 	if d.Total != 12 || d.ByReason["decode"] != 8 || d.ByReason["missing field ts"] != 4 || len(d.Recent) != dlqRecent || d.Recent[dlqRecent-1].Offset != 11 {
 		t.Fatalf("dlq %+v", d)
+	}
+	// One kind of damage is one tally, whatever byte the decoder stopped at; the record keeps
+	// the whole reason.
+	for _, r := range []string{
+		"invalid JSON: unexpected end of input at byte 3",
+		"invalid JSON: unexpected end of input at byte 97",
+		`field "ts": want number (epoch_ms), got string "1795367490361" at byte 88`,
+		`field "ts": want number (epoch_ms), got string "1795367484127" at byte 88`,
+		"ts at byte x",
+	} {
+		s.ApplyDLQ(DLQRecord{Reason: r})
+	}
+	d = s.View(t0, nil, false).DLQ
+	if d.ByReason["invalid JSON: unexpected end of input"] != 2 || d.ByReason[`field "ts": want number (epoch_ms), got string "N"`] != 2 ||
+		d.ByReason["ts at byte x"] != 1 || d.Recent[dlqRecent-2].Reason != `field "ts": want number (epoch_ms), got string "1795367484127" at byte 88` {
+		t.Fatalf("dlq by reason %v, recent %+v", d.ByReason, d.Recent)
 	}
 	if n := len(d.Recent[0].Value); n > dlqValueMax+len("…") {
 		t.Fatalf("dlq value kept %d bytes", n)

@@ -125,20 +125,49 @@ function renderMood(c, mood) {
   p.span.textContent = fmtMs(t1 - t0);
 }
 
+// setTile shows value (with its raw number in data-value) and a subtitle; with a target, the
+// value is coloured by whether it is within it (higher is better for rates, lower for latency).
+function setTile(id, text, raw, sub, target, higherIsBetter) {
+  const e = $(id);
+  e.textContent = text;
+  if (raw != null && isFinite(raw)) e.dataset.value = raw;
+  else delete e.dataset.value;
+  e.classList.remove("ok", "over");
+  if (target != null && raw != null && isFinite(raw)) e.classList.add((higherIsBetter ? raw >= target : raw <= target) ? "ok" : "over");
+  $(id + "-sub").innerHTML = sub;
+}
+
+const esc = (t) => String(t).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+
 function renderTiles(v) {
   const s = v.stats || {};
   const engineRate = s.input_rate;
-  $("t-rate").textContent = fmtRate(engineRate != null ? engineRate : v.input_rate);
-  $("t-rate").dataset.value = engineRate != null ? engineRate : v.input_rate;
-  $("t-rate-sub").textContent = engineRate != null
-    ? "events / s into the job · " + fmtRate(v.input_rate) + " / s counted"
-    : "reactions / s in the latest windows";
+  const target = s.target_rate;
+  const rate = engineRate != null ? engineRate : v.input_rate;
+  setTile("t-rate", fmtRate(rate), rate,
+    engineRate != null
+      ? "reactions / s into Kafka" + (target ? " · target <b>" + fmtRate(target) + "</b>" : "")
+      : "reactions / s in the latest windows",
+    target ? 0.95 * target : null, true);
+  if (s.processed_rate != null) {
+    setTile("t-proc", fmtRate(s.processed_rate), s.processed_rate,
+      "records / s read by the job" + (s.input_lag != null ? " · lag <b>" + fmtInt(s.input_lag) + "</b>" : ""),
+      target ? 0.95 * target : null, true);
+  } else {
+    setTile("t-proc", "—", null, fmtRate(v.input_rate) + " / s counted in the latest windows");
+  }
   const lat = v.latency;
+  const ooo = lat.max_out_of_orderness_ms || 0;
+  const goal = s.latency_target_ms;
   if (lat.samples > 0) {
-    $("t-lat").textContent = fmtMs(lat.arrival_ms.p50);
-    $("t-lat-sub").textContent = "p99 " + fmtMs(lat.arrival_ms.p99) + " · last " + fmtMs(lat.arrival_ms.last);
-    $("t-klat").textContent = fmtMs(lat.kafka_ms.p50);
-    $("t-klat-sub").textContent = "p99 " + fmtMs(lat.kafka_ms.p99) + " · record timestamp";
+    const a = lat.after_watermark_ms, d = lat.delivery_ms, e = lat.arrival_ms;
+    setTile("t-awm", fmtMs(a.p50), a.p50,
+      "p99 <b>" + fmtMs(a.p99) + "</b> · window end + " + esc(fmtMs(ooo)) + " → dashboard" + (goal ? " · target ≤ " + esc(fmtMs(goal)) : ""),
+      goal, false);
+    $("t-awm").dataset.p99 = a.p99;
+    setTile("t-del", fmtMs(d.p50), d.p50, "p99 <b>" + fmtMs(d.p99) + "</b> · fired (Kafka timestamp) → dashboard", goal, false);
+    $("t-del").dataset.p99 = d.p99;
+    setTile("t-lat", fmtMs(e.p50), e.p50, "p99 <b>" + fmtMs(e.p99) + "</b> · end → Kafka " + fmtMs(lat.kafka_ms.p50) + " · " + fmtInt(lat.samples) + " windows");
   }
   if (s.watermark_lag_ms != null) {
     $("t-wm").textContent = fmtMs(s.watermark_lag_ms);
