@@ -8,6 +8,7 @@ import (
 	"net"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,12 +26,17 @@ import (
 //   - raw-raft: the ceiling: bare hashicorp/raft, BatchApplyCh, entries of 1000 16-byte ids,
 //     16 applies in flight, an FSM that only counts.
 //   - claims/batch=N: the registry through its gRPC client, many goroutines each claiming N
-//     fresh ids per call; ids/s, its ratio to raw-raft, and p50/p99 call latency.
+//     fresh ids per call; ids/s, its ratio to raw-raft, p50/p99 call latency, the process's
+//     CPU time per id, and elections during the run (each one stalls claims).
 //   - paced/100k: 100-id claims at 100 k ids/s, open loop: p50/p99 latency.
 //   - failover: a client claiming in a loop while the leader is killed: time from the kill
 //     to the first claim served by a new leader.
+//   - growing/batch=10000: claims/batch=10000 on a fresh cluster whose tables start empty
+//     (no ExpectedClaims): what filling a registry costs (page splits, fresh memory).
 //
-// ns/op is per id (per failover for failover). Run with -benchtime=1x... or the default; e.g.
+// The main cluster keeps 5 s of event time and is sized for it as Config.ExpectedClaims
+// advises (ids/s × retention): a registry in its steady state. ns/op is per id (per failover
+// for failover). The machine is shared: compare ratios and CPU per id across runs, e.g.
 //
 //	go test -run XXX -bench BenchmarkRegistry -benchtime 2s ./registry/
 func BenchmarkRegistry(b *testing.B) {
@@ -38,18 +44,33 @@ func BenchmarkRegistry(b *testing.B) {
 	b.Run("raw-raft", func(b *testing.B) { raw = benchRawRaft(b) })
 	// Event times are the wall clock and retention is short, so the registry stays at a
 	// steady size (old ids are swept) instead of growing for the whole run.
-	c := newCluster(b, 3, fastTiming, func(cfg *Config) { cfg.Retention = 5 * time.Second })
-	for _, batch := range []int{1, 10, 100, 1000, 10000} {
-		b.Run(fmt.Sprintf("claims/batch=%d", batch), func(b *testing.B) {
+	c := newCluster(b, 3, fastTiming, func(cfg *Config) {
+		cfg.Retention, cfg.ExpectedClaims = benchRetention, benchExpectedClaims
+	})
+	claims := func(c *testCluster, batch int) func(b *testing.B) {
+		return func(b *testing.B) {
+			c.waitApplied() // start from a settled cluster: followers may still apply the last run
 			idsPerSec := benchClaims(b, c, batch)
 			if raw > 0 {
 				b.ReportMetric(idsPerSec/raw, "ratio-to-raw")
 			}
-		})
+		}
 	}
-	b.Run("paced/100k-ids-per-s/batch=100", func(b *testing.B) { benchPaced(b, c, 100, 100_000) })
+	for _, batch := range []int{1, 10, 100, 1000, 10000} {
+		b.Run(fmt.Sprintf("claims/batch=%d", batch), claims(c, batch))
+	}
+	b.Run("paced/100k-ids-per-s/batch=100", func(b *testing.B) { c.waitApplied(); benchPaced(b, c, 100, 100_000) })
 	b.Run("failover", func(b *testing.B) { benchFailover(b, c) })
+	c.closeAll()
+	g := newCluster(b, 3, fastTiming, func(cfg *Config) { cfg.Retention = benchRetention })
+	b.Run("growing/batch=10000", claims(g, 10000))
 }
+
+const (
+	benchRetention = 5 * time.Second
+	// benchExpectedClaims: up to ~1.2 M ids/s × 5 s of retention.
+	benchExpectedClaims = 6 << 20
+)
 
 var benchSeq atomic.Uint64 // makes every benchmark id fresh
 
@@ -91,8 +112,9 @@ func benchClaims(b *testing.B, c *testCluster, batch int) float64 {
 	lat := make([][]time.Duration, workers)
 	var failed atomic.Int64
 	var wg sync.WaitGroup
+	term0 := c.term()
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	for w := range workers {
 		wg.Add(1)
 		go func() {
@@ -109,7 +131,7 @@ func benchClaims(b *testing.B, c *testCluster, batch int) float64 {
 		}()
 	}
 	wg.Wait()
-	el := time.Since(start)
+	el, cpu := time.Since(start), processCPU()-cpu0
 	b.StopTimer()
 	if f := failed.Load(); f > 0 {
 		b.Fatalf("%d claims failed or lost", f)
@@ -117,6 +139,8 @@ func benchClaims(b *testing.B, c *testCluster, batch int) float64 {
 	all := slices.Concat(lat...)
 	idsPerSec := float64(calls*batch) / el.Seconds()
 	b.ReportMetric(idsPerSec, "ids/s")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(calls*batch), "cpu-ns/id")
+	b.ReportMetric(float64(c.term()-term0), "elections")
 	b.ReportMetric(float64(percentile(all, 0.50).Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(percentile(all, 0.99).Microseconds())/1000, "p99-ms")
 	return idsPerSec
@@ -234,6 +258,18 @@ func benchFailover(b *testing.B, c *testCluster) {
 	b.ReportMetric(float64(worst.Milliseconds()), "worst-failover-ms")
 }
 
+// term is the highest raft term among running nodes: it grows by one per election.
+func (c *testCluster) term() uint64 {
+	var t uint64
+	for _, n := range c.nodes {
+		if n.node != nil {
+			v, _ := strconv.ParseUint(n.node.raft.Stats()["term"], 10, 64)
+			t = max(t, v)
+		}
+	}
+	return t
+}
+
 // countFSM is the raw-raft ceiling's state machine: it only counts.
 type countFSM struct{ n atomic.Uint64 }
 
@@ -318,7 +354,7 @@ func benchRawRaft(b *testing.B) float64 {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	for range inflight {
 		wg.Add(1)
 		go func() {
@@ -332,10 +368,11 @@ func benchRawRaft(b *testing.B) float64 {
 		}()
 	}
 	wg.Wait()
-	el := time.Since(start)
+	el, cpu := time.Since(start), processCPU()-cpu0
 	b.StopTimer()
 	idsPerSec := float64(entries*idsPerEntry) / el.Seconds()
 	b.ReportMetric(idsPerSec, "ids/s")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(entries*idsPerEntry), "cpu-ns/id")
 	return idsPerSec
 }
 

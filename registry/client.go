@@ -317,14 +317,9 @@ func (c *Client) send(batch []*call) {
 
 	var req applyRequest
 	build := func() {
-		req = applyRequest{nops: len(batch)}
-		n := 0
-		for _, cl := range batch {
-			n += len(cl.enc)
-		}
-		req.raw = make([]byte, 0, n)
-		for _, cl := range batch {
-			req.raw = append(req.raw, cl.enc...)
+		req = applyRequest{nops: len(batch), parts: make([][]byte, len(batch))}
+		for i, cl := range batch {
+			req.parts[i] = cl.enc // sent as they are: the codec does not join them
 			req.nids += cl.nids
 		}
 	}

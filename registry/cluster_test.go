@@ -7,8 +7,10 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -135,17 +137,25 @@ func newCluster(t testing.TB, n int, tm timing, tweak ...func(*Config)) *testClu
 }
 
 func (c *testCluster) start(i int) {
-	tn := c.nodes[i]
-	var lis net.Listener
+	// Ports are picked free up front, but another socket (an outgoing connection, or the
+	// port of a node just stopped) may hold one for a moment: retry.
 	var err error
-	for try := 0; ; try++ { // the port may linger for a moment after a restart
-		if lis, err = net.Listen("tcp", tn.raftAddr); err == nil || try == 50 {
+	for try := 0; try < 50; try++ {
+		if err = c.tryStart(i); err == nil || !errors.Is(err, syscall.EADDRINUSE) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	if err != nil {
 		c.t.Fatal(err)
+	}
+}
+
+func (c *testCluster) tryStart(i int) error {
+	tn := c.nodes[i]
+	lis, err := net.Listen("tcp", tn.raftAddr)
+	if err != nil {
+		return err
 	}
 	tn.layer = &faultyLayer{Listener: lis}
 	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
@@ -155,7 +165,7 @@ func (c *testCluster) start(i int) {
 	cfg := Config{
 		ID: tn.id, RaftAddr: tn.raftAddr, APIAddr: tn.apiAddr, DataDir: tn.dir, Transport: trans,
 		HeartbeatTimeout: c.heartbeat, ElectionTimeout: c.election, LeaderLeaseTimeout: c.lease,
-		LogOutput: testLog(), LogLevel: "error",
+		LogOutput: testLog(), LogLevel: testLogLevel(),
 	}
 	c.tweak(&cfg)
 	if i == 0 {
@@ -165,9 +175,11 @@ func (c *testCluster) start(i int) {
 	}
 	n, err := StartNode(context.Background(), cfg)
 	if err != nil {
-		c.t.Fatal(err)
+		trans.Close() // StartNode closes it on most failures; closing twice is harmless
+		return err
 	}
 	tn.node = n
+	return nil
 }
 
 func testLog() io.Writer {
@@ -231,15 +243,28 @@ func (c *testCluster) waitMembers(n int) {
 	c.t.Fatalf("cluster did not reach %d members", n)
 }
 
-// waitApplied waits until every running node applied the leader's last index, so their
-// states can be compared.
+// waitApplied waits until every running node's state machine applied the leader's last
+// index, so their states can be compared. (Raft's AppliedIndex counts entries queued for the
+// state machine: a node replaying its log after a restart is behind it.)
+// A barrier makes the leader's state machine apply everything before it; the others must
+// reach the last entry it applied (barriers and no-ops do not reach state machines).
 func (c *testCluster) waitApplied() {
 	deadline := time.Now().Add(30 * time.Second)
-	want := c.nodes[c.leader()].node.raft.LastIndex()
+	applied := func(n *Node) uint64 {
+		snap, _ := strconv.ParseUint(n.raft.Stats()["last_snapshot_index"], 10, 64)
+		return max(n.fsm.applied.Load(), snap)
+	}
+	var want uint64
+	for want == 0 && time.Now().Before(deadline) {
+		l := c.nodes[c.leader()].node
+		if err := l.raft.Barrier(10 * time.Second).Error(); err == nil {
+			want = applied(l)
+		}
+	}
 	for time.Now().Before(deadline) {
 		ok := true
 		for _, n := range c.nodes {
-			if n.node != nil && n.node.raft.AppliedIndex() < want {
+			if n.node != nil && applied(n.node) < want {
 				ok = false
 			}
 		}
@@ -315,4 +340,11 @@ func stateDump(n *Node) []string {
 	defer n.fsm.mu.Unlock()
 	h := &harness{s: n.fsm.mu.st, names: map[ID]string{}}
 	return h.dump()
+}
+
+func testLogLevel() string {
+	if l := os.Getenv("REGISTRY_TEST_LOG"); l != "" && l != "1" {
+		return l
+	}
+	return "error"
 }

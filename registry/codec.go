@@ -262,16 +262,20 @@ func (d *decoder) op(o *op, pool *[]ClaimID) {
 	}
 }
 
-// ops decodes a count and that many operations.
-func (d *decoder) ops() []op {
+// ops decodes a count and that many operations, with their ids in *pool (reused when its
+// capacity is enough: the caller owns it and keeps it until it is done with the ops).
+func (d *decoder) ops(pool *[]ClaimID) []op {
 	n := d.count("op count", minOpSize)
 	if d.err != nil {
 		return nil
 	}
 	ops := make([]op, n)
-	pool := make([]ClaimID, 0, len(d.b)/minIDSize)
+	if maxIDs := len(d.b) / minIDSize; cap(*pool) < maxIDs {
+		*pool = make([]ClaimID, 0, maxIDs)
+	}
+	*pool = (*pool)[:0]
 	for i := range ops {
-		d.op(&ops[i], &pool)
+		d.op(&ops[i], pool)
 		if d.err != nil {
 			return nil
 		}
@@ -281,6 +285,12 @@ func (d *decoder) ops() []op {
 
 // decodeEntry decodes a log entry. It never panics and allocates in proportion to len(b).
 func decodeEntry(b []byte) (entry, error) {
+	var pool []ClaimID
+	return decodeEntryInto(b, &pool)
+}
+
+// decodeEntryInto is decodeEntry with the entry's ids in *pool (see decoder.ops).
+func decodeEntryInto(b []byte, pool *[]ClaimID) (entry, error) {
 	d := decoder{b: b}
 	var e entry
 	if v := d.byte1("entry version"); d.err == nil && v != entryVersion {
@@ -288,7 +298,7 @@ func decodeEntry(b []byte) (entry, error) {
 	}
 	e.clock = d.varint("clock")
 	e.retention = d.nonneg("retention")
-	e.ops = d.ops()
+	e.ops = d.ops(pool)
 	if d.err == nil && len(d.b) != 0 {
 		d.fail("entry: trailing bytes")
 	}

@@ -23,18 +23,31 @@
 // the leader's clock, stamped into each raft entry (with the retention) and made monotonic in
 // the state, never a node's own clock, so every replica expires the same leases at the same
 // entry. Token generations carry a generation number that claims copy, so releasing a token
-// (abort, expiry, recovery) is O(1) and freeing its record needs no reference counts. Claims
-// live in 256 open-addressing tables (one probe per id). Released and forgotten claims are
-// swept a little with every entry; when that happens differs between replicas and no answer
-// depends on it. Snapshots are taken in O(tables + tokens): the tables are shared
-// copy-on-write with the snapshot writer, which streams the live claims (about 20 bytes per
-// claim); the first write to each table after a snapshot copies that table.
+// (abort, expiry, recovery) is O(1) and freeing its record needs no reference counts.
+//
+// Claims live in one extendible hash table of 16 KB pages (table.go): a directory indexed by
+// the top bits of an id's hash names its page, a linear probe in the page finds it, and a tag
+// byte per slot lets probes skip other ids without reading them. A full page splits in two
+// (microseconds), so the table grows without ever stalling applies. Claiming a large batch
+// is bound by cache misses, one per new id: ids are looked up sixteen at a time, their first
+// probes read together so the processor overlaps the misses. The pages are mapped outside the
+// Go heap (arena.go, Linux; huge pages where the kernel allows), so hundreds of megabytes of
+// claims neither count towards the garbage collector's heap goal nor make the process's other
+// allocations come from fresh memory. Released and forgotten claims are swept a little with
+// every entry; when that happens differs between replicas and no answer depends on it.
+// Snapshots are taken in O(pages + tokens): the pages are shared copy-on-write with the
+// snapshot writer, which streams the live claims (about 20 bytes per claim); the first write
+// to a page after a snapshot copies that page, and pages copied are reused once the snapshot
+// is written.
 //
 // Node runs the state machine under hashicorp/raft (BatchingFSM, BatchApplyCh, raft-wal log
 // and stable store with an in-memory log cache, file snapshots). Its proposer coalesces
 // concurrent calls into one raft entry (thousands of ids each) with a bounded number of
-// entries in flight. With an API address it serves gRPC; a follower forwards calls to the
-// leader, whose API address the replicated state records.
+// entries in flight; a request that makes an entry alone is proposed in place (its bytes
+// were received with room for the entry header), not copied. With an API address it serves
+// gRPC; a follower forwards calls to the leader, whose API address the replicated state
+// records (and the node publishes as an immutable copy, so answering a call never waits for
+// applies).
 //
 // Client (Dial) talks to a cluster: concurrent calls are coalesced into one RPC, the leader is
 // found and followed, failures are retried until the call's deadline (safe: every operation is
@@ -62,9 +75,11 @@
 //
 // # Limits
 //
-// The registry holds its claims in memory, about 32 bytes per table slot (tables stay at most
-// three quarters full): size the cluster for ids-per-second × retention, and set
-// Config.ExpectedClaims to that so tables need not grow (growing rehashes one table while
-// applies wait). Ids longer than 16 bytes are hashed with IDOf (XXH3-128); two different ids
-// colliding makes the second lose, with probability about n²/2¹²⁹.
+// The registry holds its claims in memory: 33 bytes per table slot, tables at most three
+// quarters full, so 44 to 88 bytes per claim (about 60 while a table grows by itself). Size the
+// cluster for ids-per-second × retention, and set Config.ExpectedClaims to that: the tables
+// are then made and faulted in at start, and claiming never pays for fresh memory, which on
+// virtual machines costs more than the claims. While a snapshot is written the tables may
+// take up to twice their memory. Ids longer than 16 bytes are hashed with IDOf (XXH3-128);
+// two different ids colliding makes the second lose, with probability about n²/2¹²⁹.
 package registry

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+
+	"google.golang.org/grpc/mem"
 )
 
 func seedEntries() []entry {
@@ -162,4 +164,91 @@ func TestSnapshotTruncated(t *testing.T) {
 	if _, err := readSnapshot(bytes.NewReader(append(b, 0)), 0); err == nil {
 		t.Fatal("trailing byte: no error")
 	}
+}
+
+// FuzzApplyRequest: the API's apply-request decoder (outside bytes) never panics; what it
+// accepts, given whole or in pieces as gRPC hands it over, has the same ops, right after
+// entryHeadroom bytes of room, and re-encodes to a request of the same ops. A proposer may
+// then write an entry header into the room and get a well-formed entry of the same ops.
+func FuzzApplyRequest(f *testing.F) {
+	ops := seedEntries()[0].ops
+	f.Add(encodeOps(ops).appendTo(nil), uint8(3))
+	f.Add((&applyRequest{nops: 1, parts: [][]byte{appendOp(nil, &ops[0])}}).appendTo(nil), uint8(0))
+	f.Add([]byte{0}, uint8(1))
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, uint8(2))
+	f.Fuzz(func(t *testing.T, b []byte, cut uint8) {
+		var whole applyRequest
+		errWhole := whole.decodeFrom(slices.Clone(b))
+		// The same bytes in up to three pieces.
+		var data mem.BufferSlice
+		for rest, i := b, 0; len(rest) > 0; i++ {
+			n := len(rest)
+			if i < 2 && cut > 0 {
+				n = min(n, int(cut))
+			}
+			data = append(data, mem.SliceBuffer(rest[:n]))
+			rest = rest[n:]
+		}
+		var pieces applyRequest
+		errPieces := pieces.decodeSlice(data)
+		if (errWhole == nil) != (errPieces == nil) {
+			t.Fatalf("whole: %v, in pieces: %v", errWhole, errPieces)
+		}
+		if errWhole != nil {
+			return
+		}
+		var again applyRequest
+		if err := again.decodeFrom(whole.appendTo(nil)); err != nil {
+			t.Fatalf("re-encoded request does not decode: %v", err)
+		}
+		if !bytes.Equal(pieces.parts[0], whole.parts[0]) || !bytes.Equal(again.parts[0], whole.parts[0]) {
+			t.Fatal("the ops differ between decodings")
+		}
+		if pieces.nops != whole.nops || pieces.nids != whole.nids {
+			t.Fatalf("counts differ: %d/%d ops, %d/%d ids", pieces.nops, whole.nops, pieces.nids, whole.nids)
+		}
+		if pieces.room != nil {
+			p := pieces.parts[0]
+			if len(pieces.parts) != 1 || len(pieces.room) != entryHeadroom+len(p) ||
+				len(p) > 0 && &pieces.room[entryHeadroom] != &p[0] {
+				t.Fatal("ops do not follow the header room")
+			}
+			h := appendEntryHeader(nil, 1_700_000_000_000, 5000, pieces.nops)
+			data := pieces.room[entryHeadroom-len(h):]
+			copy(data, h)
+			e, err := decodeEntry(data)
+			if err != nil {
+				t.Fatalf("entry built in the room does not decode: %v", err)
+			}
+			if len(e.ops) != whole.nops {
+				t.Fatalf("entry has %d ops, request %d", len(e.ops), whole.nops)
+			}
+		}
+	})
+}
+
+// FuzzApplyResponse: the client's decoder of apply responses never panics, and what it
+// accepts re-encodes to a response that decodes to the same results.
+func FuzzApplyResponse(f *testing.F) {
+	a, b := Token{Pipeline: "p", Task: 1, Epoch: 2}, Token{Pipeline: "q"}
+	seed := &applyResponse{leader: "127.0.0.1:7000", results: []opResult{
+		{outcomes: []Outcome{Won, Lost, Lost, Refused, Lost}, holders: []Token{a, a, b}},
+		{code: codeLeaseLost},
+		{},
+	}}
+	f.Add(seed.appendTo(nil))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var r applyResponse
+		if r.decodeFrom(data) != nil {
+			return
+		}
+		var r2 applyResponse
+		if err := r2.decodeFrom(r.appendTo(nil)); err != nil {
+			t.Fatalf("re-encoded response does not decode: %v", err)
+		}
+		if !reflect.DeepEqual(r, r2) {
+			t.Fatalf("round trip changed the response:\n%+v\n%+v", r, r2)
+		}
+	})
 }

@@ -40,16 +40,21 @@ type Config struct {
 	ElectionTimeout    time.Duration
 	LeaderLeaseTimeout time.Duration
 	CommitTimeout      time.Duration
-	// Snapshots: every SnapshotThreshold entries (default 65536: each snapshot makes the next
-	// writes copy the claim tables, so not too often), checked every
-	// SnapshotInterval (default 2 min), keeping TrailingLogs entries (default 10240).
+	// Snapshots: once SnapshotThreshold entries (default 8192) have been applied since the
+	// last, checked every SnapshotInterval (default 2 min, randomized up to twice that),
+	// keeping TrailingLogs entries (default 10240). A restart restores the last snapshot and
+	// replays the entries after it. Taking a snapshot freezes the state in O(pages) and
+	// writes it while applies go on; each claim-table page written meanwhile is copied once,
+	// and the process holds up to twice the tables' memory until the snapshot is written.
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration
 	TrailingLogs      uint64
 
-	// ExpectedClaims sizes the claim tables up front (about 43 bytes per claim) so they need
-	// not grow while the registry fills up; a table that grows stalls applies while it
-	// rehashes. 0 starts small. A good value: ids claimed per second × retention.
+	// ExpectedClaims sizes the claim tables up front (44 to 88 bytes per claim: 33-byte slots,
+	// at most 3/4 full) and faults their memory in at start, so that claiming never waits for
+	// fresh memory. 0 starts with one page; the table then grows a 16 KB page at a time
+	// (never stalling applies), paying for the memory it touches first as it fills (about
+	// 60 bytes per claim). A good value: ids claimed per second × retention.
 	ExpectedClaims int
 
 	// MaxEntryIDs caps the ids coalesced into one raft entry (default 16384); MaxInflight caps
@@ -88,7 +93,7 @@ func (c *Config) setDefaults() {
 	def(&c.CommitTimeout, 50*time.Millisecond)
 	def(&c.SnapshotInterval, 2*time.Minute)
 	if c.SnapshotThreshold == 0 {
-		c.SnapshotThreshold = 65536
+		c.SnapshotThreshold = 8192
 	}
 	if c.TrailingLogs == 0 {
 		c.TrailingLogs = 10240
@@ -332,15 +337,14 @@ func (n *Node) watchLeadership() {
 
 // do runs ops: proposes them if this node leads, else forwards them to the leader's API.
 func (n *Node) do(ctx context.Context, ops []op, forwarded bool) ([]opResult, error) {
-	raw, nids := encodeOps(ops)
-	return n.doRaw(ctx, &applyRequest{nops: len(ops), nids: nids, raw: raw}, forwarded)
+	return n.doRaw(ctx, encodeOps(ops), forwarded)
 }
 
 func (n *Node) doRaw(ctx context.Context, req *applyRequest, forwarded bool) ([]opResult, error) {
 	if n.raft.State() != raft.Leader {
 		return n.forward(ctx, req, forwarded)
 	}
-	pr := &proposal{ctx: ctx, ops: req.raw, nops: req.nops, nids: req.nids, done: make(chan proposalResult, 1)}
+	pr := &proposal{ctx: ctx, req: req, done: make(chan proposalResult, 1)}
 	if err := n.prop.submit(pr); err != nil {
 		return nil, err
 	}

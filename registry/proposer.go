@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -13,9 +12,7 @@ import (
 // proposal is one caller's ops, already encoded (appendOp), waiting to go into an entry.
 type proposal struct {
 	ctx  context.Context
-	ops  []byte // concatenated encoded ops
-	nops int
-	nids int
+	req  *applyRequest       // owned by the proposal from submit on
 	done chan proposalResult // buffered 1
 }
 
@@ -77,13 +74,13 @@ func (p *proposer) run() {
 			return
 		}
 		batch = append(batch[:0], first)
-		nids := first.nids
+		nids := first.req.nids
 	drain:
 		for nids < p.maxIDs {
 			select {
 			case pr := <-p.queue:
 				batch = append(batch, pr)
-				nids += pr.nids
+				nids += pr.req.nids
 			default:
 				break drain
 			}
@@ -101,16 +98,27 @@ func (p *proposer) propose(batch []*proposal) {
 			continue
 		}
 		live = append(live, pr)
-		nops += pr.nops
-		size += len(pr.ops)
+		nops += pr.req.nops
+		size += pr.req.size()
 	}
 	if len(live) == 0 {
 		<-p.slots
 		return
 	}
-	data := appendEntryHeader(make([]byte, 0, size+32), p.now().UnixMilli(), p.retention, nops)
-	for _, pr := range live {
-		data = append(data, pr.ops...)
+	var hdr [entryHeadroom]byte
+	h := appendEntryHeader(hdr[:0], p.now().UnixMilli(), p.retention, nops)
+	var data []byte
+	if req := live[0].req; len(live) == 1 && req.room != nil {
+		// One request with room before its ops: the entry is its bytes, not a copy of them.
+		data = req.room[entryHeadroom-len(h):]
+		copy(data, h)
+	} else {
+		data = append(make([]byte, 0, len(h)+size), h...)
+		for _, pr := range live {
+			for _, part := range pr.req.parts {
+				data = append(data, part...)
+			}
+		}
 	}
 	f := p.raft.Apply(data, applyTimeout)
 	p.flights <- inflight{f: f, props: live}
@@ -140,8 +148,9 @@ func (p *proposer) complete() {
 			continue
 		}
 		for _, pr := range fl.props {
-			pr.done <- proposalResult{res: res[:pr.nops:pr.nops]}
-			res = res[pr.nops:]
+			n := pr.req.nops
+			pr.done <- proposalResult{res: res[:n:n]}
+			res = res[n:]
 		}
 	}
 }
@@ -176,25 +185,17 @@ func raftErr(err error) error {
 }
 
 // encodeOps encodes ops for a proposal, in the caller's goroutine, so the caller may reuse
-// its slices as soon as the call returns even if the proposal is still queued.
-func encodeOps(ops []op) (b []byte, nids int) {
-	n := 0
+// its slices as soon as the call returns even if the proposal is still queued. The request
+// has room for an entry header before its ops.
+func encodeOps(ops []op) *applyRequest {
+	n, nids := 0, 0
 	for i := range ops {
 		n += opSize(&ops[i])
 		nids += len(ops[i].ids)
 	}
-	b = make([]byte, 0, n)
+	b := make([]byte, entryHeadroom, entryHeadroom+n)
 	for i := range ops {
 		b = appendOp(b, &ops[i])
 	}
-	return b, nids
-}
-
-// skipUvarint is a helper for the wire layer: it strips a leading op count.
-func skipUvarint(b []byte) (uint64, []byte, bool) {
-	v, n := binary.Uvarint(b)
-	if n <= 0 {
-		return 0, nil, false
-	}
-	return v, b[n:], true
+	return &applyRequest{nops: len(ops), nids: nids, parts: [][]byte{b[entryHeadroom:]}, room: b}
 }

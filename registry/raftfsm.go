@@ -2,16 +2,25 @@ package registry
 
 import (
 	"io"
+	"maps"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 )
 
 // fsm adapts State to raft.BatchingFSM. Raft calls ApplyBatch, Snapshot and Restore from one
-// goroutine; the mutex is for Status readers on other goroutines.
+// goroutine; the mutex is for Status readers on other goroutines. The address book is also
+// published as an immutable copy, because every API call reads it (to name the leader) and
+// must not wait for a batch of entries to apply.
 type fsm struct {
-	expected int // claims to size tables for
-	mu       struct {
+	expected int       // claims to size tables for
+	ids      []ClaimID // decoding scratch, reused entry after entry (raft's FSM goroutine only)
+	members  atomic.Pointer[map[string]string]
+	// applied is the index of the last log applied. (Raft's AppliedIndex runs ahead: it
+	// counts logs queued for the FSM goroutine.)
+	applied atomic.Uint64
+	mu      struct {
 		sync.Mutex
 		st *State
 	}
@@ -19,9 +28,13 @@ type fsm struct {
 
 var _ raft.BatchingFSM = (*fsm)(nil)
 
+// maxScratchIDs bounds the decoding scratch kept between entries (24 bytes per id).
+const maxScratchIDs = 1 << 17
+
 func newFSM(expected int) *fsm {
 	f := &fsm{expected: expected}
 	f.mu.st = newStateSized(expected)
+	f.members.Store(&map[string]string{})
 	return f
 }
 
@@ -31,23 +44,30 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	out := make([]any, len(logs))
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if len(logs) > 0 {
+		defer f.applied.Store(logs[len(logs)-1].Index)
+	}
 	for i, l := range logs {
 		if l.Type != raft.LogCommand {
 			continue
 		}
-		e, err := decodeEntry(l.Data)
+		e, err := decodeEntryInto(l.Data, &f.ids)
 		if err != nil {
 			out[i] = err
 			continue
 		}
 		out[i] = f.mu.st.Apply(&e)
 	}
+	if cap(f.ids) > maxScratchIDs {
+		f.ids = nil // an unusually large entry: do not keep its scratch
+	}
+	f.publishLocked()
 	return out
 }
 
 func (f *fsm) Apply(l *raft.Log) any { return f.ApplyBatch([]*raft.Log{l})[0] }
 
-// Snapshot freezes the state in O(shards + tokens); Persist writes it while Apply goes on.
+// Snapshot freezes the state in O(pages + tokens); Persist writes it while Apply goes on.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -62,6 +82,8 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	}
 	f.mu.Lock()
 	f.mu.st = st
+	st.membersChanged = true
+	f.publishLocked()
 	f.mu.Unlock()
 	return nil
 }
@@ -72,11 +94,17 @@ func (f *fsm) stats() Stats {
 	return f.mu.st.stats()
 }
 
-func (f *fsm) member(id string) string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.mu.st.members[id]
+// publishLocked publishes the address book if an entry changed it.
+func (f *fsm) publishLocked() {
+	if st := f.mu.st; st.membersChanged {
+		st.membersChanged = false
+		m := maps.Clone(st.members)
+		f.members.Store(&m)
+	}
 }
+
+// member returns a node's API address, without waiting for applies.
+func (f *fsm) member(id string) string { return (*f.members.Load())[id] }
 
 type fsmSnapshot struct{ f *frozen }
 
@@ -88,4 +116,5 @@ func (s fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 	return sink.Close()
 }
 
-func (fsmSnapshot) Release() {}
+// Release lets the state write its pages in place again. Raft calls it once, after Persist.
+func (s fsmSnapshot) Release() { s.f.release() }

@@ -151,7 +151,11 @@ func TestAgainstReference(t *testing.T) {
 		confirmed := map[Token]bool{}
 		clock := int64(10_000)
 		retention := []int64{0, 0, 500, 3000}[rng.IntN(4)]
-		nIDs := 4 + rng.IntN(60) // small spaces contend, large ones fill tables past growth
+		// Small id spaces contend; large ones (a third of the seeds) split pages.
+		nIDs, perClaim := 4+rng.IntN(60), 6
+		if seed%3 == 2 {
+			nIDs, perClaim = 2000+rng.IntN(4000), 60
+		}
 		for step := range 400 {
 			clock += int64(rng.IntN(300)) - 50 // sometimes backwards: a slower new leader
 			e := entry{clock: clock, retention: retention}
@@ -164,7 +168,7 @@ func TestAgainstReference(t *testing.T) {
 						continue
 					}
 					o.kind = opClaim
-					for range 1 + rng.IntN(6) {
+					for range 1 + rng.IntN(perClaim) {
 						id := rng.IntN(nIDs)
 						o.ids = append(o.ids, ClaimID{ID: IDOfString(fmt.Sprint(id)), EventTime: clock - int64(rng.IntN(4000))})
 					}
@@ -212,9 +216,9 @@ func TestAgainstReference(t *testing.T) {
 		}
 		// Same live claims at the end.
 		live := 0
-		for i := range s.shards {
-			for j := range s.shards[i].slots {
-				sl := &s.shards[i].slots[j]
+		for i := range s.claims.pages {
+			for j := range s.claims.pages[i].s {
+				sl := &s.claims.pages[i].s[j]
 				if sl.gen == 0 || !s.live(sl) {
 					continue
 				}

@@ -261,9 +261,9 @@ func (h *harness) dump() []string {
 	}
 	slices.Sort(toks)
 	var cl []string
-	for i := range s.shards {
-		for j := range s.shards[i].slots {
-			sl := &s.shards[i].slots[j]
+	for i := range s.claims.pages {
+		for j := range s.claims.pages[i].s {
+			sl := &s.claims.pages[i].s[j]
 			if sl.gen == 0 || !s.live(sl) {
 				continue
 			}

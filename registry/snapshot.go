@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"math"
+	"runtime"
 )
 
 // Snapshot format (all integers varints unless said otherwise):
@@ -35,26 +36,33 @@ const (
 	snapFlushBytes = 64 << 10
 )
 
-// frozen is a point-in-time view of a State, taken in O(shards + tokens) by freeze and written
-// while Apply goes on: the tables' slots are shared copy-on-write, the small parts are copied.
+// frozen is a point-in-time view of a State, taken in O(pages + tokens) by freeze and written
+// while Apply goes on: the claim table's pages are shared copy-on-write, the small parts are
+// copied. Release it once written, so that the table stops copying pages on write.
 type frozen struct {
 	clock, retention, horizon, maxEvent int64
 	tokens                              []tokenRec
 	members                             map[string]string
-	slots                               [numShards][]slot
+	pages                               [][]slot
+	table                               *table
 }
 
 func (s *State) freeze() *frozen {
-	f := &frozen{
+	return &frozen{
 		clock: s.clock, retention: s.retention, horizon: s.horizon, maxEvent: s.maxEvent,
 		tokens:  append([]tokenRec(nil), s.tokens...),
 		members: maps.Clone(s.members),
+		pages:   s.claims.freeze(),
+		table:   &s.claims,
 	}
-	for i := range s.shards {
-		s.shards[i].shared = true
-		f.slots[i] = s.shards[i].slots
+}
+
+// release tells the state the view is no longer read. Safe from any goroutine, once.
+func (f *frozen) release() {
+	if f.table != nil {
+		f.table.release()
+		f.table, f.pages = nil, nil
 	}
-	return f
 }
 
 // live is State.live on the frozen view.
@@ -122,7 +130,7 @@ func (f *frozen) writeTo(w io.Writer) error {
 	}
 	// Live claims in blocks; a block's count is patched in once it is known.
 	var block [binary.MaxVarintLen64]byte
-	for _, slots := range f.slots {
+	for _, slots := range f.pages {
 		for i := 0; i < len(slots); {
 			start, k := len(b), 0
 			b = append(b, block[:3]...) // room for a count < 2^21
@@ -152,6 +160,7 @@ func (f *frozen) writeTo(w io.Writer) error {
 	if err := flush(true); err != nil {
 		return err
 	}
+	runtime.KeepAlive(f.table) // the pages' memory is the table's arena's
 	return bw.Flush()
 }
 
@@ -317,17 +326,12 @@ func readSnapshot(r io.Reader, expected int) (*State, error) {
 				break
 			}
 			c.tok, c.gen = uint32(ti), firstGeneration
-			h := hashID(&c.id)
-			t := &s.shards[shardOf(h)]
-			t.reserve()
-			i, found := t.find(&c.id, h)
+			pi, i, h, found := s.claims.lookup(&c.id)
 			if found {
 				d.fail("claim id", errors.New("stored twice"))
 				break
 			}
-			t.slots[i] = c
-			t.n++
-			s.nclaims++
+			s.claims.insert(pi, i, h, &c)
 		}
 	}
 	var trailer [8]byte

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"encoding/binary"
 	"maps"
 	"math"
 	"slices"
@@ -10,7 +11,6 @@ import (
 const MaxLease = 24 * 3600 * 1000 // ms
 
 const (
-	numShards       = 256  // claim tables, copied on write after a snapshot
 	collectEvery    = 1000 // ms of registry clock between scans of the token records
 	sweepPerEntry   = 64   // slots swept per entry, plus sweepPerID per id applied
 	sweepPerID      = 4
@@ -63,12 +63,13 @@ type State struct {
 	byKey       map[Token]uint32
 	lastCollect int64 // clock/collectEvery at the last token scan
 
-	shards  [numShards]table
-	nclaims int // slots in use, live or dead
+	claims table // stored claims, live or dead
 
-	sweepShard, sweepPos int // physical GC cursor
+	sweepPage uint32 // physical GC cursor: page index and slot position
+	sweepPos  int
 
-	members map[string]string // raft server id → API address
+	members        map[string]string // raft server id → API address
+	membersChanged bool              // set by an opMember; the fsm clears it when it publishes
 }
 
 // NewState returns an empty registry state.
@@ -83,16 +84,7 @@ func newStateSized(expected int) *State {
 		byKey:    make(map[Token]uint32),
 		members:  make(map[string]string),
 	}
-	if expected > 0 {
-		per := (expected/numShards + 1) * 4 / 3
-		size := minTableSize
-		for size < per {
-			size *= 2
-		}
-		for i := range s.shards {
-			s.shards[i].slots = make([]slot, size)
-		}
-	}
+	s.claims.init(depthFor(expected))
 	return s
 }
 
@@ -134,6 +126,7 @@ func (s *State) Apply(e *entry) []opResult {
 		outs = outs[k:]
 	}
 	s.sweep(sweepPerEntry + sweepPerID*n)
+	s.claims.reclaim()
 	return out
 }
 
@@ -163,6 +156,7 @@ func (s *State) applyOp(o *op, outs []Outcome) opResult {
 		} else {
 			s.members[o.member] = o.addr
 		}
+		s.membersChanged = true
 		return opResult{}
 	}
 	return opResult{code: codeInvalid}
@@ -229,50 +223,57 @@ func (s *State) claim(o *op, outs []Outcome) ([]Token, opCode) {
 	r.lease = o.lease
 	r.deadline = satAdd(s.clock, o.lease)
 	var holders []Token
-	for i := range o.ids {
-		var h *Token
-		outs[i], h = s.claimOne(ti, &o.ids[i])
-		if h != nil {
-			holders = append(holders, *h)
+	var hashes [claimGroup]uint64
+	for start := 0; start < len(o.ids); start += claimGroup {
+		group := o.ids[start:min(start+claimGroup, len(o.ids))]
+		s.claims.touch(group, &hashes)
+		for j := range group {
+			var h *Token
+			outs[start+j], h = s.claimOne(ti, &group[j], hashes[j])
+			if h != nil {
+				holders = append(holders, *h)
+			}
 		}
 	}
 	return holders, codeOK
 }
 
-// claimOne decides one id. The claimant's record r never moves during a claim (records are
-// only appended by newToken, before).
-func (s *State) claimOne(ti uint32, c *ClaimID) (Outcome, *Token) {
+// claimOne decides one id, whose hash is h. The claimant's record never moves during a claim
+// (records are only appended by newToken, before). Only a claim that stores something writes
+// the table.
+func (s *State) claimOne(ti uint32, c *ClaimID, h uint64) (Outcome, *Token) {
 	if c.EventTime > s.maxEvent {
 		s.maxEvent = c.EventTime
 	}
 	if c.EventTime < s.horizon {
 		return Refused, nil
 	}
-	h := hashID(&c.ID)
-	t := &s.shards[shardOf(h)]
-	t.writable()
-	t.reserve()
-	i, found := t.find(&c.ID, h)
-	sl := &t.slots[i]
+	t := &s.claims
+	pi := t.pageOf(h)
+	i, found := t.pages[pi].find(&c.ID, h)
 	me := &s.tokens[ti]
-	if found && s.live(sl) {
-		if sl.tok == ti {
+	if found {
+		sl := &t.pages[pi].s[i]
+		if s.live(sl) {
+			if sl.tok == ti {
+				return Won, nil
+			}
+			holder := &s.tokens[sl.tok]
+			if !holder.orphan || holder.key.Pipeline != me.key.Pipeline || holder.key.Task != me.key.Task {
+				return Lost, &holder.key
+			}
+			// The task recovered past the epoch that held this id: it wins it again.
+			sl = &t.writable(pi).s[i]
+			sl.tok, sl.gen = ti, me.gen
+			me.maxEv = max(me.maxEv, sl.ev)
 			return Won, nil
 		}
-		holder := &s.tokens[sl.tok]
-		if !holder.orphan || holder.key.Pipeline != me.key.Pipeline || holder.key.Task != me.key.Task {
-			return Lost, &holder.key
-		}
-		// The task recovered past the epoch that held this id: it wins it again.
-		sl.tok, sl.gen = ti, me.gen
-		me.maxEv = max(me.maxEv, sl.ev)
+		// A dead claim of the id: take its slot.
+		t.writable(pi).s[i] = slot{id: c.ID, tok: ti, gen: me.gen, ev: c.EventTime} // same tag
+		me.maxEv = max(me.maxEv, c.EventTime)
 		return Won, nil
 	}
-	if !found {
-		t.n++
-		s.nclaims++
-	}
-	*sl = slot{id: c.ID, tok: ti, gen: me.gen, ev: c.EventTime}
+	t.insert(pi, i, h, &slot{id: c.ID, tok: ti, gen: me.gen, ev: c.EventTime})
 	me.maxEv = max(me.maxEv, c.EventTime)
 	return Won, nil
 }
@@ -401,27 +402,40 @@ func (s *State) freeToken(ti uint32) {
 	s.free = append(s.free, ti)
 }
 
-// sweep deletes up to budget dead claims' slots, resuming where the last sweep stopped. It
-// skips tables a snapshot still shares, to not copy them just to tidy up.
+// sweep examines up to budget slots for dead claims and deletes those, resuming where the
+// last sweep stopped; eight empty slots in a row count as one. It skips pages a snapshot
+// still shares, to not copy them just to tidy up.
 func (s *State) sweep(budget int) {
-	if s.nclaims == 0 {
+	t := &s.claims
+	if t.n == 0 {
 		return
 	}
-	for visited := 0; budget > 0 && visited <= numShards; budget-- {
-		t := &s.shards[s.sweepShard]
-		if t.shared || s.sweepPos >= len(t.slots) {
-			s.sweepShard = (s.sweepShard + 1) % numShards
+	for visited := 0; budget > 0 && visited <= len(t.pages); {
+		if int(s.sweepPage) >= len(t.pages) {
+			s.sweepPage, s.sweepPos = 0, 0
+		}
+		pi := s.sweepPage
+		r := &t.pages[pi]
+		if s.sweepPos >= len(r.s) || r.n == 0 || t.isShared(r) {
+			s.sweepPage++
 			s.sweepPos = 0
 			visited++
+			budget--
 			continue
 		}
-		sl := &t.slots[s.sweepPos]
-		if sl.gen != 0 && !s.live(sl) {
-			t.deleteAt(s.sweepPos) // a later slot may shift here: look at this one again
-			s.nclaims--
-			continue
+		i, tags := s.sweepPos, r.tags
+		for ; i < len(tags) && budget > 0; budget-- {
+			if i%8 == 0 && binary.LittleEndian.Uint64(tags[i:]) == 0 { // pages are 8-aligned
+				i += 8
+				continue
+			}
+			if tags[i] != 0 && !s.live(&r.s[i]) {
+				t.deleteAt(pi, i) // a later slot may shift here: look at this one again
+				continue
+			}
+			i++
 		}
-		s.sweepPos++
+		s.sweepPos = i
 	}
 }
 
@@ -453,7 +467,7 @@ type Stats struct {
 }
 
 func (s *State) stats() Stats {
-	st := Stats{Claims: s.nclaims, Clock: s.clock, Horizon: s.horizon, Members: maps.Clone(s.members)}
+	st := Stats{Claims: s.claims.n, Clock: s.clock, Horizon: s.horizon, Members: maps.Clone(s.members)}
 	for i := range s.tokens {
 		r := &s.tokens[i]
 		switch {

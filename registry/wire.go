@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"slices"
 
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
@@ -26,6 +25,9 @@ type wireCodec struct{}
 func (wireCodec) Name() string { return codecName }
 
 func (wireCodec) Marshal(v any) (mem.BufferSlice, error) {
+	if m, ok := v.(interface{ buffers() mem.BufferSlice }); ok {
+		return m.buffers(), nil // large messages: their parts as they are, not copied
+	}
 	m, ok := v.(wireMsg)
 	if !ok {
 		return nil, fmt.Errorf("registry: codec cannot marshal %T", v)
@@ -34,6 +36,9 @@ func (wireCodec) Marshal(v any) (mem.BufferSlice, error) {
 }
 
 func (wireCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	if m, ok := v.(interface{ decodeSlice(mem.BufferSlice) error }); ok {
+		return m.decodeSlice(data) // large messages: copied once, into memory they keep
+	}
 	m, ok := v.(wireMsg)
 	if !ok {
 		return fmt.Errorf("registry: codec cannot unmarshal %T", v)
@@ -49,17 +54,66 @@ func init() { encoding.RegisterCodecV2(wireCodec{}) }
 
 // applyRequest carries encoded ops: the client concatenates ops encoded in its callers'
 // goroutines, the server checks them without decoding ids and proposes the bytes as they are.
+//
+// On the wire: the op count, then the ops. A request is built from parts (the callers'
+// encoded ops, sent without joining them); a decoded request has one part, copied once from
+// gRPC's buffers into memory with entryHeadroom free bytes before it (room), so that the
+// leader can write a raft entry's header there and propose the request's bytes in place.
 type applyRequest struct {
-	nops int
-	nids int
-	raw  []byte
+	nops  int
+	nids  int
+	parts [][]byte
+	room  []byte // decoded (or encodeOps) requests: room[entryHeadroom:] is parts[0]
+}
+
+// entryHeadroom is room for an entry header (appendEntryHeader: at most 31 bytes).
+const entryHeadroom = 32
+
+func (m *applyRequest) size() int {
+	n := 0
+	for _, p := range m.parts {
+		n += len(p)
+	}
+	return n
 }
 
 func (m *applyRequest) appendTo(b []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(m.nops))
-	return append(b, m.raw...)
+	for _, p := range m.parts {
+		b = append(b, p...)
+	}
+	return b
 }
 
+func (m *applyRequest) buffers() mem.BufferSlice {
+	out := make(mem.BufferSlice, 0, 1+len(m.parts))
+	out = append(out, mem.SliceBuffer(binary.AppendUvarint(nil, uint64(m.nops))))
+	for _, p := range m.parts {
+		out = append(out, mem.SliceBuffer(p))
+	}
+	return out
+}
+
+func (m *applyRequest) decodeSlice(data mem.BufferSlice) error {
+	// Copy the message so that the ops, after the op count, start at entryHeadroom.
+	var head [binary.MaxVarintLen64]byte
+	off := entryHeadroom
+	if _, k := binary.Uvarint(head[:data.CopyTo(head[:])]); k > 0 {
+		off -= k
+	}
+	room := make([]byte, off+data.Len())
+	data.CopyTo(room[off:])
+	if err := m.decodeFrom(room[off:]); err != nil {
+		return err
+	}
+	if off < entryHeadroom {
+		m.room = room
+	}
+	return nil
+}
+
+// decodeFrom checks b and keeps the ops as one part, a sub-slice of b (callers that do not
+// own b copy it first).
 func (m *applyRequest) decodeFrom(b []byte) error {
 	d := decoder{b: b}
 	m.nops = d.count("op count", minOpSize)
@@ -77,7 +131,7 @@ func (m *applyRequest) decodeFrom(b []byte) error {
 	if len(d.b) != 0 {
 		return fmt.Errorf("%w: apply request: trailing bytes", ErrCorrupt)
 	}
-	m.raw = slices.Clone(rest)
+	m.parts, m.room = [][]byte{rest}, nil
 	return nil
 }
 
