@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/glintstream/glint/internal/cliutil"
 	"io"
 	"math"
 	"os"
@@ -125,7 +126,7 @@ func printList(out io.Writer, infos []checkpoint.Info, now time.Time) error {
 		}
 		state := "-"
 		if in.StateSize >= 0 && (in.StateKey != "" || in.Manifest != nil) {
-			state = humanBytes(in.StateSize)
+			state = cliutil.Bytes(in.StateSize)
 		}
 		status := in.Status.String()
 		if in.Latest {
@@ -219,7 +220,7 @@ func printManifest(out io.Writer, m *checkpoint.Manifest, verr error, now time.T
 		if verr != nil {
 			verdict = "CORRUPT: " + verr.Error()
 		}
-		state = fmt.Sprintf("%s, %s (%d bytes), crc32c %08x, %s", m.StateKey, humanBytes(m.StateSize), m.StateSize, m.StateCRC, verdict)
+		state = fmt.Sprintf("%s, %s (%d bytes), crc32c %08x, %s", m.StateKey, cliutil.Bytes(m.StateSize), m.StateSize, m.StateCRC, verdict)
 	} else if verr != nil {
 		state = "CORRUPT: " + verr.Error()
 	}
@@ -328,19 +329,6 @@ func preview(b []byte, limit int) string {
 		s += "…"
 	}
 	return "0x" + s
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return strconv.FormatInt(n, 10) + " B"
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 func writeJSON(out io.Writer, v any) error {

@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/glintstream/glint/internal/cliutil"
 	"io"
 	"sort"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -76,7 +76,7 @@ func tablesCmd(open opener) *cobra.Command {
 				if k := len(info.Snapshots); k > 0 {
 					last = info.Snapshots[k-1].Time.Format(time.RFC3339)
 				}
-				fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%d\t%s\n", n, info.Rows, len(info.Files), humanBytes(info.Bytes), len(info.Snapshots), last)
+				fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%d\t%s\n", n, info.Rows, len(info.Files), cliutil.Bytes(info.Bytes), len(info.Snapshots), last)
 			}
 			return w.Flush()
 		},
@@ -137,7 +137,7 @@ func printDescription(out io.Writer, info lakehouse.TableInfo) error {
 			fmt.Fprintf(w, "table\t%s\n", info.Name)
 			fmt.Fprintf(w, "location\t%s\n", info.Location)
 			fmt.Fprintf(w, "format\ticeberg v%d\n", info.FormatVersion)
-			fmt.Fprintf(w, "rows\t%d in %d files, %s\n", info.Rows, len(info.Files), humanBytes(info.Bytes))
+			fmt.Fprintf(w, "rows\t%d in %d files, %s\n", info.Rows, len(info.Files), cliutil.Bytes(info.Bytes))
 			fmt.Fprintf(w, "partitioned by\t%s\n", part)
 		}),
 		section("schema", func(w io.Writer) {
@@ -169,7 +169,7 @@ func printDescription(out io.Writer, info lakehouse.TableInfo) error {
 		section(fmt.Sprintf("files (%d)", len(info.Files)), func(w io.Writer) {
 			fmt.Fprintln(w, "  PATH\tPARTITION\tROWS\tSIZE")
 			for _, f := range info.Files {
-				fmt.Fprintf(w, "  %s\t%s\t%d\t%s\n", f.Path, orDash(f.Partition), f.Rows, humanBytes(f.Bytes))
+				fmt.Fprintf(w, "  %s\t%s\t%d\t%s\n", f.Path, orDash(f.Partition), f.Rows, cliutil.Bytes(f.Bytes))
 			}
 		}),
 	)
@@ -269,7 +269,7 @@ snapshots until "glint lake expire" removes them.`,
 				return nil
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "compacted %d files (%s) into %d files (%s) in %d partitions: %d rows, snapshot %d\n",
-				res.FilesRemoved, humanBytes(res.BytesBefore), res.FilesAdded, humanBytes(res.BytesAfter), res.Partitions, res.Rows, res.SnapshotID)
+				res.FilesRemoved, cliutil.Bytes(res.BytesBefore), res.FilesAdded, cliutil.Bytes(res.BytesAfter), res.Partitions, res.Rows, res.SnapshotID)
 			return nil
 		},
 	}
@@ -324,17 +324,4 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return strconv.FormatInt(n, 10) + " B"
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
