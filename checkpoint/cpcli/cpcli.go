@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"github.com/glintstream/glint/internal/cliutil"
 	"io"
+	"maps"
 	"math"
 	"os"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -224,11 +225,7 @@ func printManifest(out io.Writer, m *checkpoint.Manifest, verr error, now time.T
 	} else if verr != nil {
 		state = "CORRUPT: " + verr.Error()
 	}
-	keys := make([]string, 0, len(m.Meta))
-	for k := range m.Meta {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(m.Meta))
 	return errors.Join(
 		section("", func(w io.Writer) {
 			fmt.Fprintf(w, "job\t%s\n", m.Job)

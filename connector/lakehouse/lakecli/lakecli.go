@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"github.com/glintstream/glint/internal/cliutil"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -127,11 +129,7 @@ func printDescription(out io.Writer, info lakehouse.TableInfo) error {
 	if len(info.PartitionBy) > 0 {
 		part = strings.Join(info.PartitionBy, ", ")
 	}
-	keys := make([]string, 0, len(info.Properties))
-	for k := range info.Properties {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(info.Properties))
 	return errors.Join(
 		section("", func(w io.Writer) {
 			fmt.Fprintf(w, "table\t%s\n", info.Name)
