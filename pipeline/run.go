@@ -157,18 +157,30 @@ func Run(ctx context.Context, env *Env, job *Job, opts RunOptions) error {
 			topics: w.topics, flush: w.flush, m: m,
 			exactlyOnce: job.Checkpoint.Mode == "exactly_once", brokers: brokers, afterManifest: opts.afterManifest}
 	}
+	// Group callbacks can fire before NewClient returns; they wait until w.cl is published.
+	published := make(chan struct{})
 	consume = append(consume,
 		kgo.ConsumerGroup(job.Name),
 		kgo.ConsumeTopics(w.topics...),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.DisableAutoCommit(),
 		kgo.ConsumeResetOffset(resetOffset(plan.Sources[0].Start)),
-		kgo.OnPartitionsAssigned(func(c context.Context, cl *kgo.Client, a map[string][]int32) { w.assigned(ctx, cl, a) }),
-		kgo.OnPartitionsRevoked(w.revoked),
+		kgo.OnPartitionsAssigned(func(_ context.Context, cl *kgo.Client, a map[string][]int32) {
+			<-published
+			w.assigned(ctx, cl, a)
+		}),
+		kgo.OnPartitionsRevoked(func(c context.Context, cl *kgo.Client, r map[string][]int32) {
+			<-published
+			w.revoked(c, cl, r)
+		}),
 		kgo.AdjustFetchOffsetsFn(w.adjustOffsets),
-		kgo.OnPartitionsLost(w.lost),
+		kgo.OnPartitionsLost(func(c context.Context, cl *kgo.Client, l map[string][]int32) {
+			<-published
+			w.lost(c, cl, l)
+		}),
 	)
 	w.cl, err = kafka.NewClient(brokers, consume...)
+	close(published)
 	if err != nil {
 		return err
 	}

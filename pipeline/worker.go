@@ -401,8 +401,10 @@ func (w *worker) runGroup(ctx context.Context, drain <-chan struct{}) error {
 		if ctx.Err() != nil {
 			return w.shutdown()
 		}
-		if failure != nil || len(failed) > 0 {
+		select {
+		case <-failed:
 			continue // the select above returns it
+		default:
 		}
 		if drained != nil && pollCtx.Err() != nil {
 			return w.finishDrain()
