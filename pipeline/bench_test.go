@@ -148,9 +148,13 @@ func BenchmarkCheckpointOverhead(b *testing.B) {
 	if mode == "" {
 		mode = "exactly_once"
 	}
+	interval := os.Getenv("GLINT_BENCH_CKPT_INTERVAL") // 1s by default
+	if interval == "" {
+		interval = "1s"
+	}
 	b.ResetTimer()
 	for i := range b.N { // alternate which goes first: the first run of a pair warms the broker
-		ckJob := fmt.Sprintf("checkpoint: {interval: 1s, storage: %s, mode: %s}\n", dir, mode)
+		ckJob := fmt.Sprintf("checkpoint: {interval: %s, storage: %s, mode: %s}\n", interval, dir, mode)
 		if i%2 == 0 {
 			plain += run(fmt.Sprintf("plain%d", i), "")
 			ck += run(fmt.Sprintf("ck%d", i), ckJob)

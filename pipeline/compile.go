@@ -123,6 +123,11 @@ func (c *compiler) compile() {
 	if j.Checkpoint.Keep < 1 {
 		c.errorf("checkpoint.keep", "keep at least 1 checkpoint, not %d", j.Checkpoint.Keep)
 	}
+	if st := j.Group.SessionTimeout.D(); st < time.Second {
+		c.errorf("group.session_timeout", "%s is too short: the group needs at least 1s to hear from a worker", j.Group.SessionTimeout)
+	} else if hb := j.Group.HeartbeatInterval.D(); hb <= 0 || hb >= st {
+		c.errorf("group.heartbeat_interval", "%s must be positive and below session_timeout (%s)", j.Group.HeartbeatInterval, j.Group.SessionTimeout)
+	}
 	if j.DeadLetter.Topic != "" && nameRE.MatchString(j.Name) && !nameRE.MatchString(j.DeadLetter.Topic) {
 		c.errorf("dead_letter.topic", "%q is not a valid topic name", j.DeadLetter.Topic)
 	}

@@ -132,6 +132,8 @@ func TestValidateStructure(t *testing.T) {
 		{"bad aggregate field", "n: count()", "n: sum(nope)", `no field "nope"`},
 		{"aggregate name taken", "n: count()", "revision: count()", `output column "revision" is taken`},
 		{"bad encoding", "event_time: {field: ts}", "event_time: {field: ts, encoding: epoch_ns}", "event_time.encoding"},
+		{"session timeout too short", "sinks:\n", "group: {session_timeout: 500ms}\nsinks:\n", "group.session_timeout: 500ms is too short"},
+		{"heartbeat above session", "sinks:\n", "group: {session_timeout: 6s, heartbeat_interval: 6s}\nsinks:\n", "group.heartbeat_interval: 6s must be positive and below session_timeout"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

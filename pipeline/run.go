@@ -161,6 +161,8 @@ func Run(ctx context.Context, env *Env, job *Job, opts RunOptions) error {
 	published := make(chan struct{})
 	consume = append(consume,
 		kgo.ConsumerGroup(job.Name),
+		kgo.SessionTimeout(job.Group.SessionTimeout.D()),
+		kgo.HeartbeatInterval(job.Group.HeartbeatInterval.D()),
 		kgo.ConsumeTopics(w.topics...),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.DisableAutoCommit(),

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"os"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -23,6 +24,7 @@ type Job struct {
 	DeadLetter DeadLetter     `yaml:"dead_letter"`
 	Metrics    MetricsSpec    `yaml:"metrics"`
 	Checkpoint CheckpointSpec `yaml:"checkpoint"`
+	Group      GroupSpec      `yaml:"group"`
 
 	// File is where the job was read from; pos where each field was written in it.
 	File string               `yaml:"-"`
@@ -120,6 +122,16 @@ type CheckpointSpec struct {
 	Mode string `yaml:"mode"`
 }
 
+// GroupSpec configures the job's Kafka consumer group (its id is the job's name).
+type GroupSpec struct {
+	// SessionTimeout is how long the group waits for a silent worker before its partitions
+	// move to the others (Kafka's session.timeout.ms); default 45s.
+	SessionTimeout strictyaml.Duration `yaml:"session_timeout"`
+	// HeartbeatInterval is how often a worker tells the group it is alive; default
+	// min(3s, session_timeout/3).
+	HeartbeatInterval strictyaml.Duration `yaml:"heartbeat_interval"`
+}
+
 // MetricsSpec configures the Prometheus endpoint.
 type MetricsSpec struct {
 	Listen string `yaml:"listen"` // default 127.0.0.1:9249; "off" disables
@@ -195,6 +207,12 @@ func (j *Job) applyDefaults() {
 	}
 	if j.Checkpoint.Mode == "" {
 		j.Checkpoint.Mode = "exactly_once"
+	}
+	if j.Group.SessionTimeout == 0 {
+		j.Group.SessionTimeout = strictyaml.Duration(45 * time.Second)
+	}
+	if j.Group.HeartbeatInterval == 0 {
+		j.Group.HeartbeatInterval = strictyaml.Duration(min(3*time.Second, j.Group.SessionTimeout.D()/3))
 	}
 	if j.Checkpoint.Keep == 0 {
 		j.Checkpoint.Keep = 3
