@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -51,6 +52,8 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 	opts := []kfake.Opt{
 		kfake.NumBrokers(1),
 		kfake.DefaultNumPartitions(cfg.Partitions),
+		// Jobs may set group.session_timeout down to 1s (Kafka's default minimum is 6s).
+		kfake.GroupMinSessionTimeout(time.Second),
 		kfake.ListenFn(func(network, _ string) (net.Listener, error) {
 			return net.Listen(network, net.JoinHostPort(host, strconv.Itoa(port)))
 		}),
