@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/glintstream/glint/checkpoint"
@@ -41,15 +42,17 @@ type checkpointer struct {
 	// exactlyOnce gives each task a transactional producer for its Kafka output.
 	exactlyOnce bool
 	brokers     []string
-	// afterManifest, if set, is called after manifest id of a task is durable and before its
-	// transaction commits; returning true stops the task there (crash injection in tests).
-	afterManifest func(task int32, id uint64) bool
+	// fault, if set, is called at each protocol step of checkpoint id of a task; an error
+	// stops the task there, as a crash would (tests).
+	fault func(step string, task int32, id uint64) error
 }
 
 type ckResult struct {
 	id    uint64
 	point *commitPoint
-	err   error
+	txns  []int // the transactions it covers
+	err   error // the checkpoint failed cleanly: the job goes on
+	fatal error // it failed after its manifest: the task stops
 	took  time.Duration
 	size  int
 }
@@ -113,10 +116,11 @@ func (t *task) restoreState(b []byte) error {
 	return nil
 }
 
-// cut captures checkpoint t.ckID+1 at the barrier: the state, the manifest without sinks, and
+// cut captures the next checkpoint at the barrier: the state, the manifest without sinks, and
 // the commit point its offsets become once it is durable.
 func (t *task) cut() (uint64, []byte, *checkpoint.Manifest, *commitPoint) {
-	id := t.ckID + 1
+	t.ckSeq++ // ids are never reused, also after a failed checkpoint (its files may exist)
+	id := t.ckSeq
 	m := &checkpoint.Manifest{Job: t.ck.job, Task: t.id, ID: id, Watermark: t.wm}
 	point := &commitPoint{ckpt: id, horizon: t.wm}
 	for i, topic := range t.ck.topics {
@@ -129,49 +133,187 @@ func (t *task) cut() (uint64, []byte, *checkpoint.Manifest, *commitPoint) {
 	return id, t.encodeState(), m, point
 }
 
-// barrier cuts checkpoint t.ckID+1 and starts writing it. It is a no-op while the previous one
-// is still being written. With a transactional producer the checkpoint is written
-// synchronously (barrierTxn).
-func (t *task) barrier(ctx context.Context) {
+// ckJob is one checkpoint being written: what the barrier captured, and the transactions whose
+// rows it covers.
+type ckJob struct {
+	id    uint64
+	state []byte
+	m     *checkpoint.Manifest
+	point *commitPoint
+	txns  []int // indexes into task.txns, in the order they were opened
+	start time.Time
+}
+
+// Protocol steps at which tests inject a crash (checkpointer.fault).
+const (
+	stepBarrier     = "barrier"      // state and offsets captured; nothing written
+	stepStaged      = "staged"       // lakehouse files staged and synced
+	stepSaveFailed  = "save-failed"  // the state or manifest write failed
+	stepManifest    = "manifest"     // manifest durable; no sink committed
+	stepKafkaCommit = "kafka-commit" // Kafka transactions committed; lakehouse not
+	stepLakeCommit  = "lake-commit"  // every sink committed; offsets not yet
+)
+
+// injected reports a crash a test injects at step of checkpoint id.
+func (t *task) injected(step string, id uint64) error {
+	if t.ck.fault == nil {
+		return nil
+	}
+	return t.ck.fault(step, t.id, id)
+}
+
+// barrier cuts the next checkpoint and writes it: off the task goroutine normally, so the task
+// goes on processing while the checkpoint's IO runs, and on it when sync is set (a task that
+// stops) or no transactional producer is free for the rows after the barrier. It is a no-op
+// while the previous checkpoint is still being written.
+//
+// With exactly-once output each task has two transactional producers. At the barrier the open
+// transaction, holding exactly the rows emitted before it, is handed to the checkpoint, and
+// the rows after it go to a new transaction on the other producer; the handed-over one commits
+// once the manifest naming it is durable. A checkpoint that fails leaves its transactions open
+// for the next one, which then covers both.
+func (t *task) barrier(ctx context.Context, sync bool) {
 	if t.ck == nil || t.ckBusy {
 		return
 	}
-	if t.txn != nil {
-		if err := t.barrierTxn(ctx); err != nil {
-			t.ckErr = err
-		}
+	id, state, m, point := t.cut()
+	j := &ckJob{id: id, state: state, m: m, point: point, start: time.Now()}
+	if err := t.injected(stepBarrier, id); err != nil {
+		t.ckErr = err
 		return
 	}
-	start := time.Now()
-	id, state, m, point := t.cut()
 	if err := t.prepareLakes(id, m); err != nil {
 		t.checkpointDone(ckResult{id: id, err: err})
 		return
 	}
-	t.ckBusy = true
-	go func() {
-		err := t.ck.flush(ctx) // rows before the barrier BEFORE the manifest
-		if err == nil {
-			err = t.ck.store.Save(ctx, m, bytes.NewReader(state))
-		}
-		if err == nil {
-			err = t.commitLakes(ctx, id) // AFTER the manifest is durable
-		}
-		if err == nil {
-			if perr := t.ck.store.Prune(ctx, t.ck.job, t.id, t.ck.keep); perr != nil {
-				t.env.Logger.Warn("pruning old checkpoints", "task", t.id, "err", perr)
+	if err := t.injected(stepStaged, id); err != nil {
+		t.ckErr = err
+		return
+	}
+	if t.txns[0] != nil {
+		j.txns = slices.Clone(t.txnOpen)
+		free := -1
+		for i := range t.txns {
+			if !slices.Contains(t.txnOpen, i) {
+				free = i
 			}
 		}
-		t.ckDone <- ckResult{id: id, point: point, err: err, took: time.Since(start), size: len(state)}
-	}()
+		if free < 0 || sync {
+			sync = true
+			t.txnOpen = nil // until the checkpoint commits them, or fails and hands them back
+		} else if err := t.useTxn(free); err != nil {
+			t.ckErr = err
+			return
+		}
+	}
+	if sync {
+		t.checkpointDone(t.writeCheckpoint(ctx, j))
+		return
+	}
+	t.ckBusy = true
+	go func() { t.ckDone <- t.writeCheckpoint(ctx, j) }()
 }
 
-// checkpointDone records a finished checkpoint: on success its offsets become the commit point.
+// useTxn begins a transaction on producer i and sends the task's Kafka output to it.
+func (t *task) useTxn(i int) error {
+	tp := t.txns[i]
+	if err := tp.begin(); err != nil {
+		return err
+	}
+	t.txnOpen = append(t.txnOpen, i)
+	for _, s := range t.sinks {
+		if k, ok := s.(*kafkaRows); ok {
+			k.p = tp.p
+		}
+	}
+	t.dlq.P = tp.p
+	return nil
+}
+
+// writeCheckpoint writes checkpoint j, in the protocol's order:
+//
+//  1. the sinks are flushed: every row emitted BEFORE the barrier is durable BEFORE manifest n;
+//  2. the state blob, then manifest n (with the transactions' ids and epochs and the staged
+//     lakehouse files), are written and synced: manifest n is the commit point;
+//  3. only AFTER it, the Kafka transactions and the lakehouse files are committed, and old
+//     checkpoints pruned (the worker then commits the offsets to the group, for lag tooling).
+//
+// It touches only the transactional producers handed to j and the store, so it may run off the
+// task goroutine. A failure up to the manifest fails the checkpoint cleanly (the transactions
+// stay open for the next one); a failure after it is fatal for the task, whose next owner
+// rolls the commits forward from the manifest.
+func (t *task) writeCheckpoint(ctx context.Context, j *ckJob) ckResult {
+	r := ckResult{id: j.id, point: j.point, txns: j.txns, size: len(j.state)}
+	var pre [][]byte
+	for _, i := range j.txns {
+		b, err := t.txns[i].preCommit(ctx)
+		if err != nil {
+			r.err = err
+			return r
+		}
+		pre = append(pre, b)
+	}
+	if err := t.ck.flush(ctx); err != nil { // the non-transactional sinks
+		r.err = err
+		return r
+	}
+	if len(pre) > 0 {
+		j.m.Sinks = append(j.m.Sinks, checkpoint.SinkState{Name: txnSinkName, Data: bytes.Join(pre, []byte("\n"))})
+	}
+	if err := t.ck.store.Save(ctx, j.m, bytes.NewReader(j.state)); err != nil {
+		r.err = err
+		if ferr := t.injected(stepSaveFailed, j.id); ferr != nil {
+			r.fatal = ferr
+		}
+		return r
+	}
+	fatal := func(err error) ckResult {
+		r.fatal = fmt.Errorf("task %d: checkpoint %d: %w", t.id, j.id, err)
+		return r
+	}
+	if err := t.injected(stepManifest, j.id); err != nil {
+		return fatal(err)
+	}
+	for _, i := range j.txns {
+		if err := t.txns[i].commit(ctx); err != nil {
+			return fatal(err)
+		}
+		if err := t.txns[i].renew(ctx); err != nil { // a new epoch for its next transaction
+			return fatal(err)
+		}
+	}
+	if err := t.injected(stepKafkaCommit, j.id); err != nil {
+		return fatal(err)
+	}
+	if err := t.commitLakes(ctx, j.id); err != nil {
+		return fatal(err)
+	}
+	if err := t.injected(stepLakeCommit, j.id); err != nil {
+		return fatal(err)
+	}
+	t.env.Logger.Debug("checkpoint committed", "task", t.id, "checkpoint", j.id, "offsets", j.m.Inputs, "watermark", j.m.Watermark)
+	if err := t.ck.store.Prune(ctx, t.ck.job, t.id, t.ck.keep); err != nil {
+		t.env.Logger.Warn("pruning old checkpoints", "task", t.id, "err", err)
+	}
+	r.took = time.Since(j.start)
+	return r
+}
+
+// checkpointDone records a finished checkpoint, on the task goroutine: on success its offsets
+// become the commit point and its transactions' producers are free again; on failure its
+// transactions stay open for the next checkpoint.
 func (t *task) checkpointDone(r ckResult) {
 	t.ckBusy = false
+	if r.fatal != nil {
+		t.ck.m.CheckpointFailures.WithLabelValues(itoa(t.id)).Inc()
+		t.ckErr = r.fatal
+		return
+	}
 	if r.err != nil {
 		t.ck.m.CheckpointFailures.WithLabelValues(itoa(t.id)).Inc()
 		t.env.Logger.Warn("checkpoint failed; the job goes on and the next one retries", "task", t.id, "checkpoint", r.id, "err", r.err)
+		// Its transactions stay open, before any opened since, for the next checkpoint.
+		t.txnOpen = append(slices.Clone(r.txns), t.txnOpen...)
 		return
 	}
 	t.ckID = r.id
@@ -179,6 +321,11 @@ func (t *task) checkpointDone(r ckResult) {
 	t.ck.m.Checkpoints.WithLabelValues(itoa(t.id)).Inc()
 	t.ck.m.CheckpointSeconds.WithLabelValues(itoa(t.id)).Set(r.took.Seconds())
 	t.ck.m.CheckpointBytes.WithLabelValues(itoa(t.id)).Set(float64(r.size))
+	if t.txns[0] != nil && len(t.txnOpen) == 0 { // a sync checkpoint committed every transaction
+		if err := t.useTxn(0); err != nil {
+			t.ckErr = err
+		}
+	}
 }
 
 // restoreLatest restores the task from its newest complete checkpoint, if any, and returns the
@@ -220,55 +367,12 @@ func (t *task) nextCheckpointID(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	t.ckID = next - 1
+	t.ckID, t.ckSeq = next-1, next-1
 	return nil
 }
 
-// barrierTxn writes checkpoint t.ckID+1 of a task with exactly-once Kafka output, on the task
-// goroutine: pre-commit (flush) the open transaction, make the manifest durable with the
-// transaction's id and epoch, commit the transaction, begin the next. A failed save keeps the
-// transaction open for the next barrier; a failed commit stops the task (recovery rolls the
-// transaction forward from the durable manifest).
-func (t *task) barrierTxn(ctx context.Context) error {
-	start := time.Now()
-	id, state, m, point := t.cut()
-	pre, err := t.txn.preCommit(ctx)
-	if err == nil {
-		err = t.ck.flush(ctx) // the non-transactional sinks (stdout)
-	}
-	if err == nil {
-		m.Sinks = []checkpoint.SinkState{{Name: txnSinkName, Data: pre}}
-		err = t.prepareLakes(id, m)
-	}
-	if err == nil {
-		err = t.ck.store.Save(ctx, m, bytes.NewReader(state))
-	}
-	if err != nil {
-		t.checkpointDone(ckResult{id: id, err: err})
-		return nil
-	}
-	if t.ck.afterManifest != nil && t.ck.afterManifest(t.id, id) {
-		return errInjectedCrash
-	}
-	if err := t.txn.commit(ctx); err != nil {
-		return fmt.Errorf("task %d: checkpoint %d: %w", t.id, id, err)
-	}
-	if err := t.commitLakes(ctx, id); err != nil {
-		return fmt.Errorf("task %d: checkpoint %d: %w", t.id, id, err)
-	}
-	t.env.Logger.Debug("checkpoint committed", "task", t.id, "checkpoint", id, "offsets", m.Inputs, "watermark", t.wm)
-	if err := t.txn.begin(); err != nil {
-		return err
-	}
-	if perr := t.ck.store.Prune(ctx, t.ck.job, t.id, t.ck.keep); perr != nil {
-		t.env.Logger.Warn("pruning old checkpoints", "task", t.id, "err", perr)
-	}
-	t.checkpointDone(ckResult{id: id, point: point, took: time.Since(start), size: len(state)})
-	return nil
-}
-
-// errInjectedCrash stops a task as a crash between manifest and commit would (tests only).
-var errInjectedCrash = errors.New("pipeline: injected crash after the manifest")
+// errInjectedCrash stops a task as a crash at a protocol step would (tests only).
+var errInjectedCrash = errors.New("pipeline: injected crash")
 
 // prepareLakes stages and syncs the lakehouse files of checkpoint id and adds their
 // description to the manifest.

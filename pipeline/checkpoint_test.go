@@ -94,9 +94,14 @@ func TestCheckpointRestore(t *testing.T) {
 			env := testEnv(t)
 			if mode == "eos-crash-after-manifest" {
 				// Task 0 dies after its 3rd manifest is durable, before its transaction commits.
-				crash := func(task int32, id uint64) bool { return task == 0 && id == 3 }
+				crash := func(step string, task int32, id uint64) error {
+					if step == stepManifest && task == 0 && id == 3 {
+						return errInjectedCrash
+					}
+					return nil
+				}
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				err := Run(ctx, env, job, RunOptions{Brokers: []string{addr}, MetricsListen: "off", afterManifest: crash})
+				err := Run(ctx, env, job, RunOptions{Brokers: []string{addr}, MetricsListen: "off", fault: crash})
 				cancel()
 				if !errors.Is(err, errInjectedCrash) {
 					t.Fatalf("want the injected crash, got %v", err)

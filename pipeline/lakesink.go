@@ -1,9 +1,12 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/glintstream/glint/connector/lakehouse"
@@ -28,6 +31,9 @@ type lakeRows struct {
 		k   *lakehouse.Sink
 		one [1]row.Row
 		n   int
+		// pending: prepared, not yet committed (their checkpoint failed or is being written),
+		// oldest first. Each manifest lists them all, so recovery rolls forward every one.
+		pending []lakehouse.Staged
 	}
 }
 
@@ -51,11 +57,59 @@ func (l *lakeRows) recover(ctx context.Context, staged []byte) error {
 	if staged == nil {
 		return l.mu.k.Recover(ctx)
 	}
-	var st lakehouse.Staged
-	if err := st.UnmarshalBinary(staged); err != nil {
+	sts, err := unmarshalStagedList(staged)
+	if err != nil {
 		return fmt.Errorf("lakehouse sink %s: staged files in the checkpoint: %w", l.name, err)
 	}
-	return l.mu.k.Recover(ctx, st)
+	return l.mu.k.Recover(ctx, sts...)
+}
+
+// stagedListMagic starts a list of staged checkpoints in a manifest (a bare Staged is one).
+const stagedListMagic = "GLS1"
+
+func marshalStagedList(sts []lakehouse.Staged) ([]byte, error) {
+	b := append([]byte(nil), stagedListMagic...)
+	b = binary.AppendUvarint(b, uint64(len(sts)))
+	for _, st := range sts {
+		d, err := st.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		b = binary.AppendUvarint(b, uint64(len(d)))
+		b = append(b, d...)
+	}
+	return b, nil
+}
+
+func unmarshalStagedList(b []byte) ([]lakehouse.Staged, error) {
+	if !bytes.HasPrefix(b, []byte(stagedListMagic)) {
+		var st lakehouse.Staged
+		if err := st.UnmarshalBinary(b); err != nil {
+			return nil, err
+		}
+		return []lakehouse.Staged{st}, nil
+	}
+	b = b[len(stagedListMagic):]
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return nil, errors.New("bad staged list count")
+	}
+	b = b[k:]
+	sts := make([]lakehouse.Staged, n)
+	for i := range sts {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || l > uint64(len(b)-k) {
+			return nil, errors.New("staged list truncated")
+		}
+		if err := sts[i].UnmarshalBinary(b[k : k+int(l)]); err != nil {
+			return nil, err
+		}
+		b = b[k+int(l):]
+	}
+	if len(b) != 0 {
+		return nil, errors.New("trailing bytes after the staged list")
+	}
+	return sts, nil
 }
 
 func (l *lakeRows) Write(ctx context.Context, r row.Row) error {
@@ -90,15 +144,17 @@ func (l *lakeRows) prepare(seq uint64) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lakehouse sink %s: prepare %d: %w", l.name, seq, err)
 	}
-	return st.MarshalBinary()
+	l.mu.pending = append(l.mu.pending, st)
+	return marshalStagedList(l.mu.pending)
 }
 
 func (l *lakeRows) commit(ctx context.Context, seq uint64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err := l.mu.k.Commit(ctx, seq); err != nil {
+	if err := l.mu.k.Commit(ctx, seq); err != nil { // every prepared seq up to seq
 		return fmt.Errorf("lakehouse sink %s: commit %d: %w", l.name, seq, err)
 	}
+	l.mu.pending = slices.DeleteFunc(l.mu.pending, func(st lakehouse.Staged) bool { return st.Seq <= seq })
 	return nil
 }
 

@@ -39,7 +39,10 @@ type RunOptions struct {
 	// fires, results are flushed, offsets committed, and Run returns nil.
 	Drain <-chan struct{}
 
-	afterManifest func(task int32, id uint64) bool // crash injection (tests)
+	// Tests: a crash injected at a checkpoint protocol step (see checkpointer.fault), and
+	// options for the checkpoint store (e.g. checkpoint.WithFaults).
+	fault     func(step string, task int32, id uint64) error
+	storeOpts []checkpoint.Option
 }
 
 // Run compiles and runs a job. It returns nil when a bounded run completes or ctx is cancelled
@@ -148,15 +151,20 @@ func Run(ctx context.Context, env *Env, job *Job, opts RunOptions) error {
 		return w.runBounded(ctx, parts)
 	}
 	if iv := job.Checkpoint.Interval; iv > 0 {
-		store, err := checkpoint.Open(ctx, job.Checkpoint.Storage, checkpoint.WithLogger(env.Logger))
+		store, err := checkpoint.Open(ctx, job.Checkpoint.Storage, append([]checkpoint.Option{checkpoint.WithLogger(env.Logger)}, opts.storeOpts...)...)
 		if err != nil {
 			return fmt.Errorf("checkpoint storage %q: %w", job.Checkpoint.Storage, err)
 		}
 		defer store.Close()
 		w.ck = &checkpointer{store: store, job: job.Name, interval: iv.D(), keep: job.Checkpoint.Keep,
 			topics: w.topics, flush: w.flush, m: m,
-			exactlyOnce: job.Checkpoint.Mode == "exactly_once", brokers: brokers, afterManifest: opts.afterManifest}
+			exactlyOnce: job.Checkpoint.Mode == "exactly_once", brokers: brokers, fault: opts.fault}
 	}
+	// Tasks outlive ctx: when it ends, the worker stops them cleanly (a last checkpoint
+	// commits what they produced), and cancels them only if that takes too long.
+	taskCtx, cancelTasks := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelTasks()
+	w.cancelTasks = cancelTasks
 	// Group callbacks can fire before NewClient returns; they wait until w.cl is published.
 	published := make(chan struct{})
 	consume = append(consume,
@@ -164,12 +172,12 @@ func Run(ctx context.Context, env *Env, job *Job, opts RunOptions) error {
 		kgo.SessionTimeout(job.Group.SessionTimeout.D()),
 		kgo.HeartbeatInterval(job.Group.HeartbeatInterval.D()),
 		kgo.ConsumeTopics(w.topics...),
-		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.Balancers(kafka.CoPartitionBalancer()), // task p owns partition p of every input
 		kgo.DisableAutoCommit(),
 		kgo.ConsumeResetOffset(resetOffset(plan.Sources[0].Start)),
 		kgo.OnPartitionsAssigned(func(_ context.Context, cl *kgo.Client, a map[string][]int32) {
 			<-published
-			w.assigned(ctx, cl, a)
+			w.assigned(taskCtx, cl, a)
 		}),
 		kgo.OnPartitionsRevoked(func(c context.Context, cl *kgo.Client, r map[string][]int32) {
 			<-published

@@ -52,11 +52,16 @@ type task struct {
 	// Checkpoints (nil ck: none).
 	ck     *checkpointer
 	ckID   uint64 // the last complete checkpoint
+	ckSeq  uint64 // the last checkpoint id used, complete or not
 	ckBusy bool   // a checkpoint is being written
 	ckDone chan ckResult
-	ckErr  error        // a barrier failure that stops the task
-	txn    *txnProducer // exactly-once Kafka output (nil: the worker's shared producer)
-	lakes  []*lakeRows  // this task's lakehouse sinks
+	ckErr  error // a barrier failure that stops the task
+	// Exactly-once Kafka output: two transactional producers (nil: the worker's shared
+	// producer), and the ones with an open transaction not yet committed, oldest first; the
+	// last receives the task's rows.
+	txns    [2]*txnProducer
+	txnOpen []int
+	lakes   []*lakeRows // this task's lakehouse sinks
 	// lakeRecovered: the lakehouse sinks were recovered from a checkpoint already.
 	lakeRecovered bool
 
@@ -161,12 +166,15 @@ func (t *task) run(ctx context.Context, stop <-chan struct{}) (err error) {
 	for {
 		select {
 		case <-barrier:
-			t.barrier(ctx)
+			t.barrier(ctx, false)
 			if t.ckErr != nil {
 				return t.ckErr
 			}
 		case r := <-t.ckDone:
 			t.checkpointDone(r)
+			if t.ckErr != nil {
+				return t.ckErr
+			}
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-t.inbox.ready:
@@ -428,14 +436,10 @@ func (t *task) finalBarrier(ctx context.Context) error {
 		return nil
 	}
 	t.awaitCheckpoint()
-	if t.txn == nil {
-		t.barrier(ctx)
-		t.awaitCheckpoint()
-		return nil
+	if t.ckErr != nil {
+		return t.ckErr
 	}
-	if err := t.barrierTxn(ctx); err != nil {
-		return err
-	}
+	t.barrier(ctx, true)
 	return t.ckErr
 }
 

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -33,21 +34,49 @@ import (
 const txnSinkName = "kafka-txn"
 
 type txnProducer struct {
-	id string
-	cl *kgo.Client
-	p  *kafka.Producer
+	id      string
+	brokers []string
+	cl      *kgo.Client
+	p       *kafka.Producer
 }
 
-func txnID(job string, task int32) string { return job + "-task-" + strconv.Itoa(int(task)) }
+// txnID is the transactional id of a task's producer n (0 or 1).
+func txnID(job string, task int32, n int) string {
+	id := job + "-task-" + strconv.Itoa(int(task))
+	if n > 0 {
+		id += "." + strconv.Itoa(n)
+	}
+	return id
+}
 
-func newTxnProducer(brokers []string, job string, task int32) (*txnProducer, error) {
-	id := txnID(job, task)
-	opts := append(kafka.ProducerOpts(), kgo.TransactionalID(id), kgo.TransactionTimeout(2*time.Minute))
-	cl, err := kafka.NewClient(brokers, opts...)
-	if err != nil {
+func newTxnProducer(brokers []string, job string, task int32, n int) (*txnProducer, error) {
+	tp := &txnProducer{id: txnID(job, task, n), brokers: brokers}
+	if err := tp.connect(); err != nil {
 		return nil, err
 	}
-	return &txnProducer{id: id, cl: cl, p: kafka.NewProducer(cl)}, nil
+	return tp, nil
+}
+
+func (tp *txnProducer) connect() error {
+	opts := append(kafka.ProducerOpts(), kgo.TransactionalID(tp.id), kgo.TransactionTimeout(2*time.Minute))
+	cl, err := kafka.NewClient(tp.brokers, opts...)
+	if err != nil {
+		return err
+	}
+	tp.cl, tp.p = cl, kafka.NewProducer(cl)
+	return nil
+}
+
+// renew replaces the producer's client after a commit, and initialises it: the next
+// transaction has a new epoch. Without it, two transactions of one producer would share
+// (producer id, epoch), and recovery could not tell the one a manifest names, committed
+// already, from a later one still open, which must not be committed.
+func (tp *txnProducer) renew(ctx context.Context) error {
+	tp.cl.Close()
+	if err := tp.connect(); err != nil {
+		return err
+	}
+	return tp.fence(ctx)
 }
 
 func (tp *txnProducer) begin() error {
@@ -77,6 +106,25 @@ func (tp *txnProducer) commit(ctx context.Context) error {
 }
 
 func (tp *txnProducer) close() { tp.cl.Close() }
+
+// fence initialises the producer id, which fences every earlier producer of the same
+// transactional id and aborts its open transaction. Call it only after rollForward.
+func (tp *txnProducer) fence(ctx context.Context) error {
+	if _, _, err := tp.cl.ProducerID(ctx); err != nil {
+		return fmt.Errorf("kafka: initialise transactional producer %s: %w", tp.id, err)
+	}
+	return nil
+}
+
+// rollForwardAll rolls forward every transaction a manifest names (one per line).
+func rollForwardAll(ctx context.Context, cl *kgo.Client, state []byte) error {
+	for _, line := range bytes.Split(state, []byte("\n")) {
+		if err := rollForward(ctx, cl, line); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // rollForward commits the transaction a durable manifest names if it is still open (a crash
 // came between the manifest and the commit). A failed roll-forward is an error, never

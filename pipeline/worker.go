@@ -22,17 +22,18 @@ import (
 // worker runs a plan's tasks in one process: it consumes the source topics, hands records to
 // the task owning their partition, and commits offsets the tasks report safe.
 type worker struct {
-	plan    *Plan
-	env     *Env
-	brokers []string
-	m       *Metrics
-	sinks   []RowSink
-	prod    *kafka.Producer
-	dlq     *kafka.DeadLetter
-	cl      *kgo.Client
-	adm     *kadm.Client
-	topics  []string
-	input   map[string]int // topic → source index
+	cancelTasks func() // ends the tasks' context (group mode)
+	plan        *Plan
+	env         *Env
+	brokers     []string
+	m           *Metrics
+	sinks       []RowSink
+	prod        *kafka.Producer
+	dlq         *kafka.DeadLetter
+	cl          *kgo.Client
+	adm         *kadm.Client
+	topics      []string
+	input       map[string]int // topic → source index
 	// topicIDs of the sources, for OffsetCommit v10+ (read once, by the goroutine that commits:
 	// the poll loop, or a rebalance callback, which franz-go runs while the poll loop is
 	// blocked in PollRecords).
@@ -89,40 +90,56 @@ func (w *worker) start(ctx context.Context, p int32, init func(*task)) (*running
 		sinks[i] = l
 		lakes = append(lakes, l)
 	}
-	var tp *txnProducer
+	var tps [2]*txnProducer
+	closeTxns := func() {
+		for _, tp := range tps {
+			if tp != nil {
+				tp.close()
+			}
+		}
+	}
 	if w.ck != nil && w.ck.exactlyOnce {
-		var err error
-		if tp, err = newTxnProducer(w.ck.brokers, w.plan.Job.Name, p); err != nil {
-			return nil, err
+		for n := range tps {
+			tp, err := newTxnProducer(w.ck.brokers, w.plan.Job.Name, p, n)
+			if err != nil {
+				closeTxns()
+				return nil, err
+			}
+			tps[n] = tp
 		}
 		for i, s := range w.plan.Sinks {
 			if s.Spec.Type == "kafka" {
-				sinks[i] = newKafkaRows(s, w.plan.Output, tp.p)
+				sinks[i] = newKafkaRows(s, w.plan.Output, tps[0].p)
 			}
 		}
-		dlq = &kafka.DeadLetter{Topic: w.dlq.Topic, Job: w.dlq.Job, P: tp.p}
+		dlq = &kafka.DeadLetter{Topic: w.dlq.Topic, Job: w.dlq.Job, P: tps[0].p}
 	}
 	t, err := newTask(p, w.plan, w.env, sinks, dlq, w.m.forTask(p, names))
 	if err != nil {
-		if tp != nil {
-			tp.close()
-		}
+		closeTxns()
 		return nil, err
 	}
-	t.ck, t.txn, t.lakes = w.ck, tp, lakes
+	t.ck, t.txns, t.lakes = w.ck, tps, lakes
 	if init != nil {
-		init(t) // restores state and rolls transactions forward BEFORE the producer initialises
+		init(t) // restores state and rolls transactions forward BEFORE the producers initialise
 	}
 	for _, l := range lakes {
 		if !t.lakeRecovered {
 			if err := l.recover(ctx, nil); err != nil {
+				closeTxns()
 				return nil, err
 			}
 		}
 	}
-	if tp != nil {
-		if err := tp.begin(); err != nil {
-			tp.close()
+	if tps[0] != nil {
+		for _, tp := range tps {
+			if err := tp.fence(ctx); err != nil {
+				closeTxns()
+				return nil, err
+			}
+		}
+		if err := t.useTxn(0); err != nil {
+			closeTxns()
 			return nil, err
 		}
 	}
@@ -137,9 +154,7 @@ func (w *worker) start(ctx context.Context, p int32, init func(*task)) (*running
 	w.mu.Unlock()
 	go func() {
 		defer close(r.done)
-		if tp != nil {
-			defer tp.close() // an open transaction is aborted by the next owner's fencing
-		}
+		defer closeTxns() // an open transaction is aborted by the next owner's fencing
 		r.err = t.run(ctx, r.stop)
 		if r.err == nil { // a clean end commits what the lakehouse sinks hold
 			for _, l := range lakes {
@@ -523,6 +538,9 @@ func (w *worker) allTasks() []int32 {
 func (w *worker) shutdown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if w.cancelTasks != nil { // tasks that cannot stop cleanly in time are cancelled
+		defer time.AfterFunc(30*time.Second, w.cancelTasks).Stop()
+	}
 	ps := w.allTasks()
 	err := w.stopTasks(ctx, ps)
 	if ferr := w.flush(ctx); ferr != nil && err == nil { // even with nothing to commit
@@ -754,7 +772,7 @@ func (w *worker) assigned(ctx context.Context, _ *kgo.Client, as map[string][]in
 					}
 					t.lakeRecovered = true
 					if data, ok := m.Sink(txnSinkName); ok {
-						if err := rollForward(ctx, w.cl, data); err != nil {
+						if err := rollForwardAll(ctx, w.cl, data); err != nil {
 							select {
 							case w.errc <- fmt.Errorf("task %d: checkpoint %d: %w", p, m.ID, err):
 							default:

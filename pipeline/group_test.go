@@ -1,0 +1,114 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/glintstream/glint/connector/kafka"
+)
+
+// TestTwoWorkersCoPartitioned: two workers of a job with two inputs share its partitions so
+// that one worker owns partition p of BOTH inputs (task p reads them together); the broker's
+// view of the group is checked after each join and leave.
+func TestTwoWorkersCoPartitioned(t *testing.T) {
+	addr := testBroker(t)
+	createTopic(t, addr, "reactions", 6)
+	createTopic(t, addr, "reactions2", 6)
+	second := strings.Replace(emojiJob[strings.Index(emojiJob, "  - topic: reactions"):strings.Index(emojiJob, "pipeline:")],
+		"topic: reactions", "name: more\n    topic: reactions2", 1)
+	src := strings.Replace(emojiJob, "pipeline:", second+"pipeline:", 1)
+	src = strings.Replace(src, "name: e2e", "name: twoin\ngroup: {session_timeout: 2s, heartbeat_interval: 200ms}", 1)
+	job, err := Parse("twoin.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kafka.NewClient([]string{addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+
+	// settled waits until the group is stable with n members and returns who owns what.
+	settled := func(n int) map[string]map[int32][]string {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			time.Sleep(200 * time.Millisecond)
+			gs, err := adm.DescribeGroups(context.Background(), "twoin")
+			if err != nil {
+				continue
+			}
+			g := gs["twoin"]
+			t.Logf("state %s members %d protocol %s err %v", g.State, len(g.Members), g.Protocol, g.Err)
+			if g.State != "Stable" || len(g.Members) != n {
+				continue
+			}
+			owners := map[string]map[int32][]string{} // member -> partition -> topics
+			total := 0
+			for _, m := range g.Members {
+				as, ok := m.Assigned.AsConsumer()
+				if !ok {
+					t.Fatalf("member %s has no consumer assignment", m.MemberID)
+				}
+				owners[m.MemberID] = map[int32][]string{}
+				for _, tp := range as.Topics {
+					for _, p := range tp.Partitions {
+						owners[m.MemberID][p] = append(owners[m.MemberID][p], tp.Topic)
+						total++
+					}
+				}
+			}
+			if total != 12 {
+				continue // a cooperative rebalance is still handing partitions over
+			}
+			if g.Protocol != kafka.CoPartitionProtocol {
+				t.Fatalf("group protocol %q, want %q", g.Protocol, kafka.CoPartitionProtocol)
+			}
+			return owners
+		}
+		t.Fatalf("group did not settle with %d members", n)
+		return nil
+	}
+	check := func(owners map[string]map[int32][]string) {
+		t.Helper()
+		for m, ps := range owners {
+			for p, topics := range ps {
+				if len(topics) != 2 {
+					t.Fatalf("member %s owns partition %d of %v only: the inputs are split across workers", m, p, topics)
+				}
+			}
+		}
+		t.Logf("%v", owners)
+	}
+
+	run := func() (stop func()) {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- Run(ctx, testEnv(t), job, RunOptions{Brokers: []string{addr}, MetricsListen: "off"}) }()
+		return func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("worker: %v", err)
+			}
+		}
+	}
+	stop1 := run()
+	check(settled(1))
+	stop2 := run()
+	owners := settled(2)
+	check(owners)
+	for m, ps := range owners {
+		if len(ps) != 3 {
+			t.Fatalf("member %s owns %d partition numbers, want 3 of 6: %v", m, len(ps), fmt.Sprint(owners))
+		}
+	}
+	stop1()
+	check(settled(1))
+	stop2()
+}
