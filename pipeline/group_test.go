@@ -45,7 +45,6 @@ func TestTwoWorkersCoPartitioned(t *testing.T) {
 				continue
 			}
 			g := gs["twoin"]
-			t.Logf("state %s members %d protocol %s err %v", g.State, len(g.Members), g.Protocol, g.Err)
 			if g.State != "Stable" || len(g.Members) != n {
 				continue
 			}
