@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/glintstream/glint/checkpoint"
@@ -45,6 +46,30 @@ type checkpointer struct {
 	// fault, if set, is called at each protocol step of checkpoint id of a task; an error
 	// stops the task there, as a crash would (tests).
 	fault func(step string, task int32, id uint64) error
+	// from: storage to restore each task from once, instead of store (--from-checkpoint).
+	from struct {
+		store *checkpoint.Store
+		mu    sync.Mutex
+		used  map[int32]bool
+	}
+}
+
+// restoreStore is the storage task restores from: the --from-checkpoint storage the first
+// time, the job's own afterwards.
+func (c *checkpointer) restoreStore(task int32) *checkpoint.Store {
+	if c.from.store == nil {
+		return c.store
+	}
+	c.from.mu.Lock()
+	defer c.from.mu.Unlock()
+	if c.from.used[task] {
+		return c.store
+	}
+	if c.from.used == nil {
+		c.from.used = map[int32]bool{}
+	}
+	c.from.used[task] = true
+	return c.from.store
 }
 
 type ckResult struct {
@@ -331,14 +356,21 @@ func (t *task) checkpointDone(r ckResult) {
 // restoreLatest restores the task from its newest complete checkpoint, if any, and returns the
 // offsets to resume from (nil when there is none).
 func (t *task) restoreLatest(ctx context.Context) (*checkpoint.Manifest, error) {
-	m, err := t.ck.store.Latest(ctx, t.ck.job, t.id)
+	store := t.ck.restoreStore(t.id)
+	m, err := store.Latest(ctx, t.ck.job, t.id)
 	if errors.Is(err, checkpoint.ErrNotFound) {
+		if store != t.ck.store {
+			return nil, fmt.Errorf("--from-checkpoint storage has no complete checkpoint of task %d: %w", t.id, err)
+		}
 		return nil, t.nextCheckpointID(ctx)
 	}
 	if err != nil {
 		return nil, err
 	}
-	rc, err := t.ck.store.OpenState(ctx, m)
+	if store != t.ck.store {
+		t.env.Logger.Info("restoring from --from-checkpoint", "task", t.id, "checkpoint", m.ID)
+	}
+	rc, err := store.OpenState(ctx, m)
 	if err != nil {
 		return nil, err
 	}
@@ -366,6 +398,13 @@ func (t *task) nextCheckpointID(ctx context.Context) error {
 	next, err := t.ck.store.NextID(ctx, t.ck.job, t.id)
 	if err != nil {
 		return err
+	}
+	if from := t.ck.from.store; from != nil { // above the restored one too: sinks order by id
+		n, err := from.NextID(ctx, t.ck.job, t.id)
+		if err != nil {
+			return err
+		}
+		next = max(next, n)
 	}
 	t.ckID, t.ckSeq = next-1, next-1
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -192,5 +193,37 @@ func TestCheckpointStorageFaults(t *testing.T) {
 
 	parts = append(parts, produce(t, addr, "reactions", evs[half:])...)
 	drainRun(t, addr, job, env, RunOptions{})
+	checkExact(t, addr, wh, evs, parts)
+}
+
+// TestRunFromCheckpoint: a job's checkpoints are copied aside; the job then runs with empty
+// storage of its own and --from-checkpoint pointing at the copy: each task restores from it,
+// and the output is that of an uninterrupted run. Storage without the job's checkpoints is
+// refused with an error that names it.
+func TestRunFromCheckpoint(t *testing.T) {
+	addr := testBroker(t)
+	createTopic(t, addr, "reactions", 4)
+	evs := genEvents(55, 20_000)
+	half := len(evs) / 2
+	parts := produce(t, addr, "reactions", evs[:half])
+	job, wh := faultJob(t, "from")
+	env := testEnv(t)
+	runUntilSettled(t, addr, job, env)
+
+	saved := t.TempDir()
+	if err := os.CopyFS(saved, os.DirFS(job.Checkpoint.Storage)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(job.Checkpoint.Storage); err != nil {
+		t.Fatal(err)
+	}
+	empty := t.TempDir()
+	err := Run(context.Background(), env, job, RunOptions{Brokers: []string{addr}, MetricsListen: "off", FromCheckpoint: empty})
+	if err == nil || !strings.Contains(err.Error(), "holds no complete checkpoint of job \"from\"") {
+		t.Fatalf("want an error naming the empty storage, got %v", err)
+	}
+
+	parts = append(parts, produce(t, addr, "reactions", evs[half:])...)
+	drainRun(t, addr, job, env, RunOptions{FromCheckpoint: saved})
 	checkExact(t, addr, wh, evs, parts)
 }

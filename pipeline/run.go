@@ -38,6 +38,11 @@ type RunOptions struct {
 	// Drain, when closed, ends a streaming run at the end offsets of that moment: every window
 	// fires, results are flushed, offsets committed, and Run returns nil.
 	Drain <-chan struct{}
+	// FromCheckpoint is checkpoint storage (a directory or URL) holding checkpoints of this job,
+	// e.g. a copy kept aside: each task restores from its newest complete checkpoint there
+	// instead of the job's own storage, the first time it starts; new checkpoints go to the
+	// job's storage as usual (Flink's run -s).
+	FromCheckpoint string
 
 	// Tests: a crash injected at a checkpoint protocol step (see checkpointer.fault), and
 	// options for the checkpoint store (e.g. checkpoint.WithFaults).
@@ -156,9 +161,18 @@ func Run(ctx context.Context, env *Env, job *Job, opts RunOptions) error {
 			return fmt.Errorf("checkpoint storage %q: %w", job.Checkpoint.Storage, err)
 		}
 		defer store.Close()
+		var from *checkpoint.Store
+		if opts.FromCheckpoint != "" {
+			from, err = openFromCheckpoint(ctx, opts.FromCheckpoint, job.Name, env)
+			if err != nil {
+				return err
+			}
+			defer from.Close()
+		}
 		w.ck = &checkpointer{store: store, job: job.Name, interval: iv.D(), keep: job.Checkpoint.Keep,
 			topics: w.topics, flush: w.flush, m: m,
 			exactlyOnce: job.Checkpoint.Mode == "exactly_once", brokers: brokers, fault: opts.fault}
+		w.ck.from.store = from
 	}
 	// Tasks outlive ctx: when it ends, the worker stops them cleanly (a last checkpoint
 	// commits what they produced), and cancels them only if that takes too long.
@@ -196,6 +210,27 @@ func Run(ctx context.Context, env *Env, job *Job, opts RunOptions) error {
 	}
 	env.Logger.Info("running", "job", job.Name, "group", job.Name, "brokers", brokers, "partitions", parts)
 	return w.runGroup(ctx, opts.Drain)
+}
+
+// openFromCheckpoint opens the storage --from-checkpoint names and checks that it holds
+// complete checkpoints of the job.
+func openFromCheckpoint(ctx context.Context, loc, job string, env *Env) (*checkpoint.Store, error) {
+	from, err := checkpoint.Open(ctx, loc, checkpoint.WithLogger(env.Logger))
+	if err != nil {
+		return nil, fmt.Errorf("--from-checkpoint %q: %w", loc, err)
+	}
+	infos, err := from.List(ctx, job)
+	if err != nil {
+		from.Close()
+		return nil, fmt.Errorf("--from-checkpoint %q: %w", loc, err)
+	}
+	for _, in := range infos {
+		if in.Latest {
+			return from, nil
+		}
+	}
+	from.Close()
+	return nil, fmt.Errorf("--from-checkpoint %q holds no complete checkpoint of job %q (glint checkpoints list --storage %s)", loc, job, loc)
 }
 
 func resetOffset(s StartPosition) kgo.Offset {

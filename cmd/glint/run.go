@@ -25,7 +25,8 @@ With no brokers in the job or on the command line, glint uses a broker listening
 127.0.0.1:9092 or starts the embedded one there.`,
 		Example: `  glint run job.yaml
   glint run job.yaml --until-end
-  glint run job.yaml --brokers kafka1:9092,kafka2:9092 --metrics 127.0.0.1:9300`,
+  glint run job.yaml --brokers kafka1:9092,kafka2:9092 --metrics 127.0.0.1:9300
+  glint run job.yaml --from-checkpoint /backups/checkpoints-monday`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			job, err := pipeline.Load(args[0])
@@ -45,6 +46,7 @@ With no brokers in the job or on the command line, glint uses a broker listening
 	f.StringSliceVar(&opts.Brokers, "brokers", nil, "Kafka bootstrap brokers (overrides the job's)")
 	f.BoolVar(&opts.UntilEnd, "until-end", false, "read inputs to their current end, fire every window and exit")
 	f.StringVar(&opts.DataDir, "data", "", "embedded broker data directory (default ./glint-data/kafka)")
+	f.StringVar(&opts.FromCheckpoint, "from-checkpoint", "", "restore each task from the newest complete checkpoint in this storage (directory or URL) instead of the job's")
 	f.StringVar(&opts.MetricsListen, "metrics", "", `Prometheus metrics address (overrides the job's; "off" disables)`)
 	return cmd
 }
