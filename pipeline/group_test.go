@@ -111,3 +111,21 @@ func TestTwoWorkersCoPartitioned(t *testing.T) {
 	check(settled(1))
 	stop2()
 }
+
+// TestGroupSessionTimeoutRefused: a session timeout the broker does not allow stops the job
+// with an error that names the setting, instead of retrying forever.
+func TestGroupSessionTimeoutRefused(t *testing.T) {
+	addr := testBroker(t)
+	createTopic(t, addr, "reactions", 2)
+	src := strings.Replace(emojiJob, "name: e2e", "name: longsession\ngroup: {session_timeout: 2h}", 1)
+	job, err := Parse("longsession.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = Run(ctx, testEnv(t), job, RunOptions{Brokers: []string{addr}, MetricsListen: "off"})
+	if err == nil || !strings.Contains(err.Error(), "group.session_timeout 2h0m0s is outside the range the broker allows") {
+		t.Fatalf("want an error naming group.session_timeout, got %v", err)
+	}
+}

@@ -335,6 +335,22 @@ func fatalFetchErr(fs kgo.Fetches) error {
 	return first
 }
 
+// groupConfigErr turns a group error that retrying cannot fix into one that says what to change.
+func (w *worker) groupConfigErr(err error) error {
+	job := w.plan.Job
+	switch {
+	case errors.Is(err, kerr.InvalidSessionTimeout):
+		return fmt.Errorf("%s: group.session_timeout %s is outside the range the broker allows (its group.min.session.timeout.ms and group.max.session.timeout.ms; Kafka's default minimum is 6s): %w",
+			job.File, job.Group.SessionTimeout, err)
+	case errors.Is(err, kerr.InconsistentGroupProtocol):
+		return fmt.Errorf("group %q has members that do not speak glint's %s protocol (another consumer, or an older glint, uses this group id): %w",
+			job.Name, kafka.CoPartitionProtocol, err)
+	case errors.Is(err, kerr.GroupAuthorizationFailed), errors.Is(err, kerr.TopicAuthorizationFailed):
+		return fmt.Errorf("job %s is not authorized on the broker: %w", job.Name, err)
+	}
+	return nil
+}
+
 // flush makes every result written so far durable: the ordering rule "sinks flushed BEFORE
 // offsets are committed" depends on it.
 func (w *worker) flush(ctx context.Context) error {
@@ -428,6 +444,10 @@ func (w *worker) runGroup(ctx context.Context, drain <-chan struct{}) error {
 			return nil
 		}
 		if err := fatalFetchErr(fs); err != nil {
+			if gerr := w.groupConfigErr(err); gerr != nil {
+				w.shutdown()
+				return gerr
+			}
 			w.env.Logger.Warn("fetch error (retrying)", "err", err)
 		}
 		w.dispatch(fs, limit)
