@@ -20,16 +20,24 @@ import (
 // needs no alignment: between two batches the task's state, watermark and input offsets are
 // consistent, and that is where checkpoint n is cut. The ordering rules, in order:
 //
-//  1. state and offsets are captured at the barrier, on the task goroutine;
+//  1. state and offsets are captured at the barrier, on the task goroutine; the lakehouse
+//     sinks stage and sync their files; with exactly-once output the open Kafka transaction
+//     is handed to the checkpoint and a new one (on the task's other producer) takes the rows
+//     after the barrier;
 //  2. the sinks are flushed: every row emitted BEFORE the barrier is durable BEFORE manifest n;
-//  3. the state blob, then manifest n, are written and synced: manifest n is the commit point;
-//  4. only AFTER it, the offsets of n are committed to the group (for lag tooling) and old
-//     checkpoints are pruned.
+//  3. the state blob, then manifest n (naming the transactions and staged files), are written
+//     and synced: manifest n is the commit point;
+//  4. only AFTER it, the transactions and staged files commit, old checkpoints are pruned, and
+//     the offsets of n are committed to the group (for lag tooling).
 //
 // Steps 2-4 run off the task goroutine, so the task keeps processing while they do IO; the
-// next barrier waits until they are done. Recovery restores the newest complete manifest and
-// reads on from its offsets: rows emitted after it are produced again, identically, because
-// the operators are deterministic given their state and input order.
+// next barrier is skipped until they are done. A checkpoint that fails before its manifest
+// fails cleanly: the job goes on, and the next checkpoint covers its rows too (its
+// transactions stay open, its staged files stay pending and are listed again). Recovery
+// restores the newest complete manifest, rolls its commits forward, and reads on from its
+// offsets: rows after it are produced again, identically, because the operators are
+// deterministic given their state and input order. Transactions after it were never committed
+// and are aborted when the next owner's producers initialise (fencing).
 
 // checkpointer is a worker's checkpoint configuration, shared by its tasks.
 type checkpointer struct {

@@ -18,12 +18,15 @@ import (
 
 // Exactly-once Kafka output (jobs with checkpoints).
 //
-// Each task writes its result rows and dead letters through a transactional producer of its
-// own, whose transactional id is derived from (job, task), so the task's next owner fences
-// it. A barrier flushes the open transaction (pre-commit), writes manifest n carrying the
-// transaction's producer id and epoch, and only AFTER the manifest is durable commits the
-// transaction. read_committed readers therefore see a task's rows exactly when the checkpoint
-// that covers them completed.
+// Each task writes its result rows and dead letters through transactional producers of its
+// own, whose transactional ids are derived from (job, task), so the task's next owner fences
+// them. There are two, so that the checkpoint IO runs off the task goroutine: at a barrier
+// the open transaction is handed to the checkpoint and the rows after it go to a new
+// transaction on the other producer. The checkpoint flushes the handed-over transaction
+// (pre-commit), writes manifest n carrying its producer id and epoch, and only AFTER the
+// manifest is durable commits it, then renews the producer so that its next transaction has a
+// new epoch: (producer id, epoch) then names one transaction only. read_committed readers see
+// a task's rows exactly when the checkpoint that covers them completed.
 //
 // A crash between the manifest and the commit leaves a transaction that manifest n counts on:
 // recovery rolls it forward by sending EndTxn(commit) with the stored producer id and epoch
