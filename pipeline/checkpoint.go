@@ -87,6 +87,8 @@ type ckResult struct {
 	err   error // the checkpoint failed cleanly: the job goes on
 	fatal error // it failed after its manifest: the task stops
 	took  time.Duration
+	align time.Duration
+	pause time.Duration
 	size  int
 }
 
@@ -175,6 +177,8 @@ type ckJob struct {
 	point *commitPoint
 	txns  []int // indexes into task.txns, in the order they were opened
 	start time.Time
+	align time.Duration // barrier due to cut
+	pause time.Duration // input stopped for it (a sync checkpoint: all of it)
 }
 
 // Protocol steps at which tests inject a crash (checkpointer.fault).
@@ -205,12 +209,15 @@ func (t *task) injected(step string, id uint64) error {
 // the rows after it go to a new transaction on the other producer; the handed-over one commits
 // once the manifest naming it is durable. A checkpoint that fails leaves its transactions open
 // for the next one, which then covers both.
-func (t *task) barrier(ctx context.Context, sync bool) {
+//
+// tick is when the barrier was due; the task cuts it after the batch in progress.
+func (t *task) barrier(ctx context.Context, sync bool, tick time.Time) {
 	if t.ck == nil || t.ckBusy {
 		return
 	}
+	start := time.Now()
 	id, state, m, point := t.cut()
-	j := &ckJob{id: id, state: state, m: m, point: point, start: time.Now()}
+	j := &ckJob{id: id, state: state, m: m, point: point, start: start, align: start.Sub(tick)}
 	if err := t.injected(stepBarrier, id); err != nil {
 		t.ckErr = err
 		return
@@ -243,6 +250,7 @@ func (t *task) barrier(ctx context.Context, sync bool) {
 		t.checkpointDone(t.writeCheckpoint(ctx, j))
 		return
 	}
+	j.pause = time.Since(start)
 	t.ckBusy = true
 	go func() { t.ckDone <- t.writeCheckpoint(ctx, j) }()
 }
@@ -329,6 +337,10 @@ func (t *task) writeCheckpoint(ctx context.Context, j *ckJob) ckResult {
 		t.env.Logger.Warn("pruning old checkpoints", "task", t.id, "err", err)
 	}
 	r.took = time.Since(j.start)
+	r.align, r.pause = j.align, j.pause
+	if r.pause == 0 {
+		r.pause = r.took
+	}
 	return r
 }
 
@@ -354,6 +366,8 @@ func (t *task) checkpointDone(r ckResult) {
 	t.ck.m.Checkpoints.WithLabelValues(itoa(t.id)).Inc()
 	t.ck.m.CheckpointSeconds.WithLabelValues(itoa(t.id)).Set(r.took.Seconds())
 	t.ck.m.CheckpointBytes.WithLabelValues(itoa(t.id)).Set(float64(r.size))
+	t.ck.m.CheckpointAlignment.WithLabelValues(itoa(t.id)).Set(r.align.Seconds())
+	t.ck.m.CheckpointPause.WithLabelValues(itoa(t.id)).Set(r.pause.Seconds())
 	if t.txns[0] != nil && len(t.txnOpen) == 0 { // a sync checkpoint committed every transaction
 		if err := t.useTxn(0); err != nil {
 			t.ckErr = err

@@ -190,6 +190,11 @@ func TestCheckpointStorageFaults(t *testing.T) {
 		t.Fatalf("want checkpoints to go on after the failures, metrics say %v", tot["checkpoints_total"])
 	}
 	t.Logf("%v checkpoints, %v failed", tot["checkpoints_total"], tot["checkpoint_failures_total"])
+	for _, k := range []string{"checkpoint_duration_seconds", "checkpoint_pause_seconds", "checkpoint_alignment_seconds", "checkpoint_state_bytes"} {
+		if tot[k] <= 0 {
+			t.Errorf("metric glint_%s not reported (%v)", k, tot[k])
+		}
+	}
 
 	parts = append(parts, produce(t, addr, "reactions", evs[half:])...)
 	drainRun(t, addr, job, env, RunOptions{})

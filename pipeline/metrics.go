@@ -27,6 +27,10 @@ type Metrics struct {
 	CheckpointFailures *prometheus.CounterVec
 	CheckpointSeconds  *prometheus.GaugeVec
 	CheckpointBytes    *prometheus.GaugeVec
+	// CheckpointAlignment: a task owns all its inputs, so no barrier waits for another input;
+	// what remains is the batch in progress when the barrier is due.
+	CheckpointAlignment *prometheus.GaugeVec
+	CheckpointPause     *prometheus.GaugeVec
 }
 
 // NewMetrics creates the metrics of one job.
@@ -56,10 +60,12 @@ func NewMetrics(job string) *Metrics {
 		Keys:         gauge("window_keys", "(window, key) states held.", "task"),
 		Paused:       counter("backpressure_pauses_total", "Times fetching was paused because the task fell behind.", "task"),
 
-		Checkpoints:        counter("checkpoints_total", "Checkpoints completed.", "task"),
-		CheckpointFailures: counter("checkpoint_failures_total", "Checkpoints that failed (the job goes on; the next one retries).", "task"),
-		CheckpointSeconds:  gauge("checkpoint_duration_seconds", "Duration of the last checkpoint, barrier to durable manifest.", "task"),
-		CheckpointBytes:    gauge("checkpoint_state_bytes", "State size of the last checkpoint.", "task"),
+		Checkpoints:         counter("checkpoints_total", "Checkpoints completed.", "task"),
+		CheckpointFailures:  counter("checkpoint_failures_total", "Checkpoints that failed (the job goes on; the next one retries).", "task"),
+		CheckpointSeconds:   gauge("checkpoint_duration_seconds", "Duration of the last checkpoint, barrier to durable manifest.", "task"),
+		CheckpointBytes:     gauge("checkpoint_state_bytes", "State size of the last checkpoint.", "task"),
+		CheckpointAlignment: gauge("checkpoint_alignment_seconds", "Time from the last checkpoint's barrier being due to its cut (the batch in progress finishing; inputs need no alignment).", "task"),
+		CheckpointPause:     gauge("checkpoint_pause_seconds", "Time the task stopped processing input for the last checkpoint (state capture, staging; all of it when written synchronously).", "task"),
 	}
 }
 

@@ -165,8 +165,8 @@ func (t *task) run(ctx context.Context, stop <-chan struct{}) (err error) {
 	}
 	for {
 		select {
-		case <-barrier:
-			t.barrier(ctx, false)
+		case tick := <-barrier:
+			t.barrier(ctx, false, tick)
 			if t.ckErr != nil {
 				return t.ckErr
 			}
@@ -439,7 +439,7 @@ func (t *task) finalBarrier(ctx context.Context) error {
 	if t.ckErr != nil {
 		return t.ckErr
 	}
-	t.barrier(ctx, true)
+	t.barrier(ctx, true, time.Now())
 	return t.ckErr
 }
 
