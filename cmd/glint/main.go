@@ -13,8 +13,14 @@ import (
 )
 
 func main() {
+	// The first SIGINT or SIGTERM stops cleanly (a job drains and commits); after it, the
+	// default handling is back, so a second one ends the process at once.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	err := newRoot().ExecuteContext(ctx)
 	if err == nil {
 		return
