@@ -43,7 +43,9 @@ func WithTLS(c *tls.Config) Option { return func(o *clientOptions) { o.tls = c }
 func WithAuthToken(token string) Option { return func(o *clientOptions) { o.token = token } }
 
 // WithBatching bounds coalescing: at most maxIDs ids per RPC (default 65536) and at most
-// inflight RPCs at once (default 8). Concurrent calls beyond that queue and share the next RPC.
+// inflight RPCs at once (default 8). Calls are coalesced Nagle-like: an RPC goes at once when
+// none is in flight, or when it carries 4096 ids or more (or maxIDs, if smaller); otherwise
+// the calls queued meanwhile wait for one in flight to return and share the next RPC.
 func WithBatching(maxIDs, inflight int) Option {
 	return func(o *clientOptions) { o.maxBatchIDs, o.maxInflight = maxIDs, inflight }
 }
@@ -77,8 +79,7 @@ type Client struct {
 	opts  clientOptions
 	addrs []string
 	peers *peerPool
-	queue chan *call
-	slots chan struct{}
+	co    *coalescer[*call]
 	done  chan struct{}
 	base  context.Context // canceled by Close: RPCs in flight stop
 	stop  context.CancelFunc
@@ -129,7 +130,8 @@ func Dial(addrs []string, opts ...Option) (*Client, error) {
 	}
 	c := &Client{
 		opts: o, addrs: append([]string(nil), addrs...), peers: newPeerPool(peerDialOptions(o.tls, o.token)),
-		queue: make(chan *call, 1024), slots: make(chan struct{}, o.maxInflight), done: make(chan struct{}),
+		co:   newCoalescer(1024, o.maxBatchIDs, o.maxInflight, func(cl *call) int { return cl.nids }),
+		done: make(chan struct{}),
 	}
 	c.base, c.stop = context.WithCancel(context.Background())
 	c.wg.Add(1)
@@ -215,7 +217,7 @@ func (c *Client) do(ctx context.Context, o op) (opResult, error) {
 	// Encoded here, so the caller may reuse ids once we return, even if the RPC goes on.
 	cl := &call{ctx: ctx, enc: appendOp(make([]byte, 0, opSize(&o)), &o), nids: len(o.ids), done: make(chan callResult, 1)}
 	select {
-	case c.queue <- cl:
+	case c.co.queue <- cl:
 	case <-ctx.Done():
 		return opResult{}, c.deadlineErr(ctx.Err())
 	case <-c.done:
@@ -268,39 +270,17 @@ func (e *deadlineError) Error() string {
 
 func (e *deadlineError) Unwrap() []error { return []error{e.kind, e.ctxErr} }
 
-// run coalesces queued calls into RPCs, at most maxInflight at once.
+// run coalesces queued calls into RPCs (see coalescer), at most maxInflight at once. Calls
+// it holds when the client closes fail by themselves (their callers watch c.done).
 func (c *Client) run() {
-	for {
-		var first *call
-		select {
-		case first = <-c.queue:
-		case <-c.done:
-			return
-		}
-		select {
-		case c.slots <- struct{}{}:
-		case <-c.done:
-			return
-		}
-		batch := []*call{first}
-		nids := first.nids
-	drain:
-		for nids < c.opts.maxBatchIDs {
-			select {
-			case cl := <-c.queue:
-				batch = append(batch, cl)
-				nids += cl.nids
-			default:
-				break drain
-			}
-		}
+	c.co.run(c.done, func(batch []*call) {
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
-			defer func() { <-c.slots }()
+			defer c.co.done()
 			c.send(batch)
 		}()
-	}
+	})
 }
 
 // send delivers one batch, retrying through leader changes until the latest deadline among

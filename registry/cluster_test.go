@@ -76,6 +76,18 @@ func (l *faultyLayer) isolate() {
 
 func (l *faultyLayer) heal() { l.isolated.Store(false) }
 
+// Close closes the listener and every connection, as the node's own TCP layer does.
+func (l *faultyLayer) Close() error {
+	err := l.Listener.Close()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range l.conns {
+		c.Close()
+	}
+	l.conns = nil
+	return err
+}
+
 type testNode struct {
 	id       string
 	raftAddr string

@@ -40,20 +40,26 @@
 // to a page after a snapshot copies that page, and pages copied are reused once the snapshot
 // is written.
 //
-// Node runs the state machine under hashicorp/raft (BatchingFSM, BatchApplyCh, raft-wal log
-// and stable store with an in-memory log cache, file snapshots). Its proposer coalesces
-// concurrent calls into one raft entry (thousands of ids each) with a bounded number of
-// entries in flight; a request that makes an entry alone is proposed in place (its bytes
-// were received with room for the entry header), not copied. With an API address it serves
+// Node runs the state machine under hashicorp/raft (BatchingFSM, raft-wal log and stable
+// store with an in-memory log cache, file snapshots). Its proposer coalesces concurrent calls
+// into raft entries Nagle-like (coalesce.go): an entry goes at once when none is in flight or
+// when it is big, else it gathers calls until the one in flight returns. Light load thus
+// makes one entry per commit (each entry costs a leader dispatch and an fsync on every node,
+// whatever its size), heavy load keeps up to MaxInflight entries of thousands of ids in
+// flight, and raft writes the entries it finds waiting together. A request that makes an
+// entry alone is proposed in place (its bytes were received with room for the entry header),
+// not copied. Closing a node ends every goroutine it started, raft's and the transport's
+// included (see proposer and tcpLayer for how). With an API address it serves
 // gRPC; a follower forwards calls to the leader, whose API address the replicated state
 // records (and the node publishes as an immutable copy, so answering a call never waits for
 // applies).
 //
-// Client (Dial) talks to a cluster: concurrent calls are coalesced into one RPC, the leader is
-// found and followed, failures are retried until the call's deadline (safe: every operation is
-// idempotent for its token), and a call that runs out of time without a leader fails with
-// ErrNoQuorum. Embedded (StartEmbedded) is a single-node registry inside the process, with no
-// listener, used when a job names no registry; it implements the same Registry interface.
+// Client (Dial) talks to a cluster: concurrent calls are coalesced into RPCs the same way,
+// the leader is found and followed, failures are retried until the call's deadline (safe:
+// every operation is idempotent for its token), and a call that runs out of time without a
+// leader fails with ErrNoQuorum. Embedded (StartEmbedded) is a single-node registry inside
+// the process, with no listener, used when a job names no registry; it implements the same
+// Registry interface.
 //
 // # RPC stack
 //

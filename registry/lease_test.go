@@ -184,7 +184,10 @@ func TestEmbeddedRetention(t *testing.T) {
 // TestClusterLeases: the same on a 3-node cluster with real time and the clients' own leases.
 func TestClusterLeases(t *testing.T) {
 	c := newCluster(t, 3, raceTiming)
-	slow, err := Dial(c.apiAddrs(), WithLease(300*time.Millisecond))
+	// The lease must outlast the gap between slow's claim and fast's first one: both are
+	// stamped with the leader's clock when proposed, and on a loaded machine a disk stall
+	// between them has reached 290 ms. (A 300 ms lease made this test fail now and then.)
+	slow, err := Dial(c.apiAddrs(), WithLease(3*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,7 +58,10 @@ type Config struct {
 	ExpectedClaims int
 
 	// MaxEntryIDs caps the ids coalesced into one raft entry (default 16384); MaxInflight caps
-	// entries handed to raft and not yet committed (default 16).
+	// entries handed to raft and not yet applied (default 16). Calls are coalesced Nagle-like:
+	// an entry goes at once when none is in flight, or when it holds 4096 ids or more;
+	// otherwise it gathers calls until one in flight returns. So light load makes one entry
+	// per commit, and only heavy load has many in flight.
 	MaxEntryIDs int
 	MaxInflight int
 
@@ -190,15 +193,10 @@ func StartNode(ctx context.Context, cfg Config) (*Node, error) {
 		n.shutdown()
 		return nil, err
 	}
-	n.prop = &proposer{
-		raft: n.raft, queue: make(chan *proposal, 4*cfg.MaxInflight), slots: make(chan struct{}, cfg.MaxInflight),
-		flights: make(chan inflight, cfg.MaxInflight), now: cfg.Clock, retention: cfg.Retention.Milliseconds(),
-		maxIDs: cfg.MaxEntryIDs, done: n.done,
-	}
+	n.prop = newProposer(n.raft, &n.cfg, n.done)
 	n.peers = newPeerPool(peerDialOptions(cfg.PeerTLS, cfg.AuthToken))
-	n.wg.Add(3)
+	n.wg.Add(2)
 	go func() { defer n.wg.Done(); n.prop.run() }()
-	go func() { defer n.wg.Done(); n.prop.complete() }()
 	go func() { defer n.wg.Done(); n.watchLeadership() }()
 	if cfg.APIAddr != "" {
 		if err := n.serveAPI(); err != nil {
@@ -232,11 +230,13 @@ func (n *Node) open() error {
 	}
 	n.trans = cfg.Transport
 	if n.trans == nil {
-		t, err := raft.NewTCPTransportWithLogger(cfg.RaftAddr, nil, 3, 10*time.Second, n.log.Named("transport"))
+		layer, err := newTCPLayer(cfg.RaftAddr)
 		if err != nil {
 			return fmt.Errorf("registry: raft transport on %s: %w", cfg.RaftAddr, err)
 		}
-		n.trans = t
+		n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+			Stream: layer, MaxPool: 3, Timeout: 10 * time.Second, Logger: n.log.Named("transport"),
+		})
 	}
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.ID)
@@ -247,7 +247,10 @@ func (n *Node) open() error {
 	rc.SnapshotThreshold = cfg.SnapshotThreshold
 	rc.SnapshotInterval = cfg.SnapshotInterval
 	rc.TrailingLogs = cfg.TrailingLogs
-	rc.BatchApplyCh = true // 13x the throughput: the leader writes queued entries together
+	// BatchApplyCh stays off: the proposer relies on an unbuffered apply channel (see
+	// proposer). Its commit goroutines wait in raft.Apply together, and the leader takes all
+	// the waiting entries into one write as a buffered channel would.
+	rc.BatchApplyCh = false
 	rc.MaxAppendEntries = 128
 	rc.Logger = n.log.Named("raft")
 	n.hasState, err = raft.HasExistingState(w, w, snaps)
@@ -510,6 +513,12 @@ func (n *Node) shutdown() error {
 	n.stop.Do(func() { close(n.done) })
 	if c, ok := n.trans.(io.Closer); ok && n.trans != nil {
 		errs = append(errs, c.Close())
+	}
+	// Close the connections pooled to other nodes too (NetworkTransport.Close leaves them
+	// open), so the goroutines serving them on the other side end. Our own tcpLayer closes
+	// them all anyway; a transport given in Config may not.
+	if c, ok := n.trans.(interface{ CloseStreams() }); ok {
+		c.CloseStreams()
 	}
 	n.wg.Wait()
 	if n.peers != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -21,33 +22,38 @@ type proposalResult struct {
 	err error
 }
 
-// inflight is one entry handed to raft, with the proposals it carries.
-type inflight struct {
-	f     raft.ApplyFuture
-	props []*proposal
-}
-
-// proposer coalesces concurrent proposals into raft entries: it takes whatever is queued when
-// a slot frees up (no waiting to fill a batch), so entries grow with load and a lone call
-// goes out at once. Entries in flight are bounded; while they are all out, new proposals
-// queue and go together into the next entry.
+// proposer coalesces concurrent proposals into raft entries (see coalescer: Nagle-like, a
+// lone call goes at once) with at most MaxInflight entries handed to raft at once. Each entry
+// is committed by its own goroutine, which hands the results back to the entry's callers.
+//
+// Raft's apply channel is unbuffered (Config.BatchApplyCh off): raft.Apply returns once raft
+// has taken the entry, or failed because raft shut down. Raft answers every entry it has
+// taken, at the latest when it shuts down, so every commit goroutine ends by then. (With a
+// buffered channel, entries still queued in it at shutdown are never answered, and their
+// waiters would block forever.) Raft still writes and replicates together the entries it
+// finds waiting, so the entries in flight share its fsyncs.
 type proposer struct {
 	raft      *raft.Raft
-	queue     chan *proposal
-	slots     chan struct{}
-	flights   chan inflight
+	co        *coalescer[*proposal]
 	now       func() time.Time
 	retention int64
-	maxIDs    int
 	done      <-chan struct{}
+	entries   sync.WaitGroup // commit goroutines
 }
 
-// applyTimeout bounds how long raft.Apply may block enqueueing an entry.
+func newProposer(r *raft.Raft, cfg *Config, done <-chan struct{}) *proposer {
+	return &proposer{
+		raft: r, now: cfg.Clock, retention: cfg.Retention.Milliseconds(), done: done,
+		co: newCoalescer(4*cfg.MaxInflight, cfg.MaxEntryIDs, cfg.MaxInflight, func(pr *proposal) int { return pr.req.nids }),
+	}
+}
+
+// applyTimeout bounds how long raft.Apply may wait for raft to take an entry.
 const applyTimeout = 10 * time.Second
 
 func (p *proposer) submit(pr *proposal) error {
 	select {
-	case p.queue <- pr:
+	case p.co.queue <- pr:
 		return nil
 	case <-p.done:
 		return ErrClosed
@@ -56,41 +62,61 @@ func (p *proposer) submit(pr *proposal) error {
 	}
 }
 
-// run is the proposing goroutine: one entry at a time, in log order.
+// run is the proposing goroutine. It returns once the node is closing and every entry it
+// handed to raft has been answered, which needs raft to be shut down (Node.shutdown does that
+// first).
 func (p *proposer) run() {
-	defer close(p.flights)
-	var batch []*proposal
-	for {
-		var first *proposal
-		select {
-		case first = <-p.queue:
-		case <-p.done:
-			return
+	unsent := p.co.run(p.done, func(batch []*proposal) {
+		p.entries.Add(1)
+		go func() {
+			defer p.entries.Done()
+			defer p.co.done()
+			p.commit(batch)
+		}()
+	})
+	for _, pr := range unsent {
+		pr.done <- proposalResult{err: ErrClosed}
+	}
+	p.entries.Wait()
+}
+
+// commit proposes one entry of the batch's live proposals, waits for raft to commit and apply
+// it, and hands each proposal its results.
+func (p *proposer) commit(batch []*proposal) {
+	data, live := p.entry(batch)
+	if len(live) == 0 {
+		return
+	}
+	f := p.raft.Apply(data, applyTimeout)
+	err := f.Error()
+	var res []opResult
+	if err == nil {
+		switch r := f.Response().(type) {
+		case []opResult:
+			res = r
+		case error:
+			err = r
+		default:
+			err = fmt.Errorf("registry: unexpected apply response %T", r)
 		}
-		select {
-		case p.slots <- struct{}{}:
-		case <-p.done:
-			first.done <- proposalResult{err: ErrClosed}
-			return
+	}
+	if err != nil {
+		err = raftErr(err)
+		for _, pr := range live {
+			pr.done <- proposalResult{err: err}
 		}
-		batch = append(batch[:0], first)
-		nids := first.req.nids
-	drain:
-		for nids < p.maxIDs {
-			select {
-			case pr := <-p.queue:
-				batch = append(batch, pr)
-				nids += pr.req.nids
-			default:
-				break drain
-			}
-		}
-		p.propose(batch)
+		return
+	}
+	for _, pr := range live {
+		n := pr.req.nops
+		pr.done <- proposalResult{res: res[:n:n]}
+		res = res[n:]
 	}
 }
 
-func (p *proposer) propose(batch []*proposal) {
-	live := make([]*proposal, 0, len(batch))
+// entry encodes the batch's live proposals (those whose caller still waits) as one entry.
+func (p *proposer) entry(batch []*proposal) (data []byte, live []*proposal) {
+	live = batch[:0]
 	nops, size := 0, 0
 	for _, pr := range batch {
 		if err := pr.ctx.Err(); err != nil {
@@ -102,71 +128,23 @@ func (p *proposer) propose(batch []*proposal) {
 		size += pr.req.size()
 	}
 	if len(live) == 0 {
-		<-p.slots
-		return
+		return nil, nil
 	}
 	var hdr [entryHeadroom]byte
 	h := appendEntryHeader(hdr[:0], p.now().UnixMilli(), p.retention, nops)
-	var data []byte
 	if req := live[0].req; len(live) == 1 && req.room != nil {
 		// One request with room before its ops: the entry is its bytes, not a copy of them.
 		data = req.room[entryHeadroom-len(h):]
 		copy(data, h)
-	} else {
-		data = append(make([]byte, 0, len(h)+size), h...)
-		for _, pr := range live {
-			for _, part := range pr.req.parts {
-				data = append(data, part...)
-			}
+		return data, live
+	}
+	data = append(make([]byte, 0, len(h)+size), h...)
+	for _, pr := range live {
+		for _, part := range pr.req.parts {
+			data = append(data, part...)
 		}
 	}
-	f := p.raft.Apply(data, applyTimeout)
-	p.flights <- inflight{f: f, props: live}
-}
-
-// complete hands results back in log order; raft commits entries in the order applied.
-func (p *proposer) complete() {
-	for fl := range p.flights {
-		err := p.wait(fl.f)
-		<-p.slots
-		var res []opResult
-		if err == nil {
-			switch r := fl.f.Response().(type) {
-			case []opResult:
-				res = r
-			case error:
-				err = r
-			default:
-				err = fmt.Errorf("registry: unexpected apply response %T", r)
-			}
-		}
-		if err != nil {
-			err = raftErr(err)
-			for _, pr := range fl.props {
-				pr.done <- proposalResult{err: err}
-			}
-			continue
-		}
-		for _, pr := range fl.props {
-			n := pr.req.nops
-			pr.done <- proposalResult{res: res[:n:n]}
-			res = res[n:]
-		}
-	}
-}
-
-// wait waits for an entry's future. A future raft had queued but not yet taken when it shut
-// down is never answered, so waiting also ends at shutdown (the waiting goroutine is then
-// left behind, blocked: at most MaxInflight of them, once per node shutdown).
-func (p *proposer) wait(f raft.ApplyFuture) error {
-	errc := make(chan error, 1)
-	go func() { errc <- f.Error() }()
-	select {
-	case err := <-errc:
-		return err
-	case <-p.done:
-		return ErrClosed
-	}
+	return data, live
 }
 
 // raftErr maps raft's errors to ours. Losing leadership with an entry in flight leaves its
