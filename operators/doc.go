@@ -26,4 +26,17 @@
 //
 // State is snapshotted with AppendSnapshot (versioned, checksummed, deterministic bytes) and
 // restored with Restore, which rejects truncated or corrupted input with ErrCorrupt.
+//
+// A checkpoint should not stop the task for the time it takes to encode a large window, so
+// Window.Capture freezes the state in O(pages) on the owner's goroutine (the window's state
+// pages are shared copy-on-write; see cow.go) and WindowCapture.AppendSnapshot encodes it
+// on any goroutine while the owner goes on, giving the bytes AppendSnapshot would have given
+// at the capture:
+//
+//	c := win.Capture()                       // owner's goroutine, at the barrier
+//	wmSnap := wms.AppendSnapshot(nil)        // O(inputs): no capture needed
+//	go func() { b := c.AppendSnapshot(nil); c.Release(); ... }()
+//
+// This is the one exception to "nothing here is safe for concurrent use": a WindowCapture
+// may be read on any goroutine while its window is used on the owner's.
 package operators

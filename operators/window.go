@@ -189,6 +189,7 @@ type Window struct {
 
 	fixed *fixedWindows   // tumbling and sliding
 	sess  *sessionWindows // session
+	clk   *cowClock       // pages shared with captures (cow.go)
 
 	counters counters
 }
@@ -210,6 +211,9 @@ type WindowStats struct {
 	Revisions int64 // rows emitted with revision > 0
 	Late      int64 // records that went to the late output
 	Watermark int64 // the highest watermark applied
+	// PageCopies counts state pages copied because a capture (Capture) still held them: the
+	// copy-on-write cost of checkpoints.
+	PageCopies int64
 }
 
 // NewWindow validates cfg and returns an empty window operator.
@@ -223,7 +227,7 @@ func NewWindow(cfg WindowConfig) (*Window, error) {
 	if cfg.Kind == Tumbling {
 		cfg.Slide = cfg.Size
 	}
-	w := &Window{cfg: cfg, wm: math.MinInt64, horizon: math.MinInt64, zeroAccs: make([]agg.Accumulator, len(cfg.Aggs))}
+	w := &Window{cfg: cfg, wm: math.MinInt64, horizon: math.MinInt64, zeroAccs: make([]agg.Accumulator, len(cfg.Aggs)), clk: newCowClock()}
 	f := []row.Field{{Name: ColWindowStart, Type: row.TypeTimestamp}, {Name: ColWindowEnd, Type: row.TypeTimestamp}}
 	for _, k := range cfg.Keys {
 		f = append(f, cfg.Input.Fields[k])
@@ -238,9 +242,9 @@ func NewWindow(cfg WindowConfig) (*Window, error) {
 	w.schema = row.Schema{Fields: f}
 	w.width = len(f)
 	if cfg.Kind == Session {
-		w.sess = newSessionWindows(cfg.Gap, cfg.AllowedLateness)
+		w.sess = newSessionWindows(w.clk, len(cfg.Aggs), cfg.Gap, cfg.AllowedLateness)
 	} else {
-		w.fixed = newFixedWindows(cfg.Size, cfg.Slide, cfg.AllowedLateness)
+		w.fixed = newFixedWindows(w.clk, len(cfg.Aggs), cfg.Size, cfg.Slide, cfg.AllowedLateness)
 	}
 	return w, nil
 }
@@ -309,6 +313,8 @@ func (w *Window) Stats() WindowStats {
 		Revisions: w.counters.revisions,
 		Late:      w.counters.late,
 		Watermark: w.wm,
+
+		PageCopies: w.clk.copies,
 	}
 	if w.sess != nil {
 		s.Windows, s.Panes, s.Keys, s.Timers = w.sess.live, w.sess.live, len(w.sess.keys), len(w.sess.timers)
@@ -316,7 +322,7 @@ func (w *Window) Stats() WindowStats {
 	}
 	s.Windows, s.Keys = len(w.fixed.wins), len(w.fixed.keys)
 	for _, pw := range w.fixed.wins {
-		s.Panes += len(pw.keys)
+		s.Panes += pw.panes.len()
 	}
 	return s
 }

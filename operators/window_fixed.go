@@ -13,17 +13,20 @@ import (
 // fixedWindows holds tumbling and sliding windows: all have the same size and start on a
 // multiple of slide (tumbling: slide == size), so ordering by start orders them by end.
 //
-// State is indexed twice. Each window keeps its panes column-wise (accumulators, revisions,
-// owning key) for firing and snapshots. Each key, interned once in keys, keeps references to
-// its panes in the windows it appears in, sorted by window start, so that a record costs one
-// map lookup however many windows it updates, and a key's bytes are copied once, when it first
-// appears, not once per window.
+// State is indexed twice. Each window keeps its panes in a pageStore (owning key, revision,
+// accumulators; shared copy-on-write with captures, see cow.go) for firing and snapshots.
+// Each key, interned once in keys, keeps references to its panes in the windows it appears
+// in, sorted by window start, so that a record costs one map lookup however many windows it
+// updates, and a key's bytes are copied once, when it first appears, not once per window.
 //
 // Invariants after OnWatermark(wm): wins is sorted by start; windows with end <= wm have fired
 // (a prefix), the rest have not; no window has end + lateness <= wm; a key is in keys iff it
 // has a pane; next is the smallest watermark at which OnWatermark has work (first unfired end,
 // or first end + lateness).
 type fixedWindows struct {
+	clk                   *cowClock
+	pool                  pagePool[pane] // shared by every window's panes
+	nAggs                 int
 	size, slide, lateness int64
 
 	wins []*paneWindow
@@ -34,12 +37,21 @@ type fixedWindows struct {
 	last    *fixedKey
 	lastKey []byte
 
-	perm []int32 // scratch for sorting a window's keys
+	perm []keyedPane // scratch for sorting a window's keys
 }
 
 type fixedKey struct {
-	key   string    // encoded key, shared by the map and every pane
+	key   string    // encoded key, shared by the map and every pane; never modified
 	panes []paneRef // sorted by window start
+	first [1]paneRef
+}
+
+// newFixedKey returns the state of a new key, with room for one pane in the same allocation
+// (tumbling windows need no more).
+func newFixedKey(key string) *fixedKey {
+	fk := &fixedKey{key: key}
+	fk.panes = fk.first[:0]
+	return fk
 }
 
 type paneRef struct {
@@ -47,17 +59,23 @@ type paneRef struct {
 	p   int32 // pane number in win
 }
 
-// paneWindow is one [start, end) window and its panes (one per key), stored column-wise.
+// paneWindow is one [start, end) window and its panes (one per key). Panes are only added
+// (pane p is row p of panes) until the whole window is purged.
 type paneWindow struct {
 	start, end int64
 	fired      bool
-	keys       []*fixedKey       // pane p's key
-	accs       []agg.Accumulator // pane p's accumulators are accs[p*nAggs : (p+1)*nAggs]
-	revs       []int32           // pane p's next revision: the number of rows it has emitted
+	panes      pageStore[pane]
+	hint       int // capacity of the first page of panes
 }
 
-func newFixedWindows(size, slide, lateness int64) *fixedWindows {
-	return &fixedWindows{size: size, slide: slide, lateness: lateness, next: math.MaxInt64, keys: make(map[string]*fixedKey)}
+// pane is a (window, key) state; its accumulators are beside it in the pageStore.
+type pane struct {
+	key *fixedKey // key.key is never modified, so captures may read it
+	rev int32     // the next revision: the number of rows this pane has emitted
+}
+
+func newFixedWindows(clk *cowClock, nAggs int, size, slide, lateness int64) *fixedWindows {
+	return &fixedWindows{clk: clk, nAggs: nAggs, size: size, slide: slide, lateness: lateness, next: math.MaxInt64, keys: make(map[string]*fixedKey)}
 }
 
 func (f *fixedWindows) onRecord(w *Window, r *Record, seq int64, out *Output) {
@@ -87,7 +105,7 @@ func (f *fixedWindows) onRecord(w *Window, r *Record, seq int64, out *Output) {
 	for j > 0 && fk.panes[j-1].win.start >= open {
 		j--
 	}
-	n := len(w.funcs)
+	n := f.nAggs
 	for s := open; s <= t; s += f.slide {
 		if j == len(fk.panes) || fk.panes[j].win.start != s {
 			pw := f.window(s, wm)
@@ -95,12 +113,18 @@ func (f *fixedWindows) onRecord(w *Window, r *Record, seq int64, out *Output) {
 		}
 		ref := fk.panes[j]
 		j++
-		pw, p := ref.win, int(ref.p)
-		accs := pw.accs[p*n : p*n+n]
+		pw := ref.win
+		// pw.mut(ref.p) by hand: the compiler does not inline it, and this is the hot path.
+		pg := &pw.panes.list[ref.p>>pageShift]
+		if pg.gen <= pw.panes.frozen {
+			pg = pw.writable(ref.p >> pageShift)
+		}
+		pi := int(ref.p & pageMask)
+		pn, accs := &pg.rows[pi], pg.accs[pi*n:pi*n+n]
 		w.add(accs, r, seq)
 		if pw.fired { // a revision (or the first row of a new key in a fired window), at once
-			w.emit(out, w.rowSlab(1), pw.start, pw.end, fk.key, accs, pw.revs[p])
-			pw.revs[p]++
+			w.emit(out, w.rowSlab(1), pw.start, pw.end, fk.key, accs, pn.rev)
+			pn.rev++
 		}
 	}
 }
@@ -112,7 +136,7 @@ func (f *fixedWindows) key(buf []byte) *fixedKey {
 	}
 	fk := f.keys[string(buf)]
 	if fk == nil {
-		fk = &fixedKey{key: string(buf)}
+		fk = newFixedKey(string(buf))
 		f.keys[fk.key] = fk
 	}
 	f.last = fk
@@ -120,13 +144,27 @@ func (f *fixedWindows) key(buf []byte) *fixedKey {
 	return fk
 }
 
+// mut is pw.panes.mut(p) written for the concrete row type, which costs less than the generic
+// method (the slow path, writable, stays out of line).
+func (pw *paneWindow) mut(p int32) (*pane, []agg.Accumulator) {
+	pg := &pw.panes.list[p>>pageShift]
+	if pg.gen <= pw.panes.frozen {
+		pg = pw.writable(p >> pageShift)
+	}
+	j, n := int(p&pageMask), pw.panes.nAggs
+	return &pg.rows[j], pg.accs[j*n : j*n+n]
+}
+
+//go:noinline
+func (pw *paneWindow) writable(k int32) *page[pane] { return pw.panes.writable(k) }
+
 // add appends a pane for fk and returns its number.
 func (pw *paneWindow) add(fk *fixedKey, zero []agg.Accumulator) int32 {
-	p := int32(len(pw.keys))
-	pw.keys = append(pw.keys, fk)
-	pw.accs = append(pw.accs, zero...)
-	pw.revs = append(pw.revs, 0)
-	return p
+	return pw.panes.push(pane{key: fk}, zero, pw.hint)
+}
+
+func (f *fixedWindows) newWindow(start int64) *paneWindow {
+	return &paneWindow{start: start, end: start + f.size, panes: newPageStore(f.clk, &f.pool, f.nAggs)}
 }
 
 // window returns the window starting at start, creating it (fired if its end <= wm).
@@ -141,11 +179,10 @@ func (f *fixedWindows) window(start, wm int64) *paneWindow {
 	if found {
 		return f.wins[i]
 	}
-	hint := 0
+	pw := f.newWindow(start)
 	if n > 0 { // the newest window's key count predicts the next one's
-		hint = len(f.wins[n-1].keys)
+		pw.hint = f.wins[n-1].panes.len()
 	}
-	pw := &paneWindow{start: start, end: start + f.size, keys: make([]*fixedKey, 0, hint)}
 	if pw.end <= wm {
 		pw.fired = true
 		f.next = min(f.next, pw.end+f.lateness)
@@ -167,7 +204,7 @@ func (f *fixedWindows) onWatermark(w *Window, wm int64, out *Output) {
 			break
 		}
 		if !pw.fired {
-			rows += len(pw.keys)
+			rows += pw.panes.len()
 		}
 	}
 	if rows > 0 {
@@ -185,7 +222,10 @@ func (f *fixedWindows) onWatermark(w *Window, wm int64, out *Output) {
 	// panes are the first of their keys'.
 	k := 0
 	for k < len(f.wins) && f.wins[k].end+f.lateness <= wm {
-		for _, fk := range f.wins[k].keys {
+		ps := &f.wins[k].panes
+		for p := range int32(ps.len()) {
+			pn, _ := ps.at(p)
+			fk := pn.key
 			fk.panes = slices.Delete(fk.panes, 0, 1)
 			if len(fk.panes) == 0 {
 				delete(f.keys, fk.key)
@@ -210,23 +250,38 @@ func (f *fixedWindows) onWatermark(w *Window, wm int64, out *Output) {
 }
 
 // sorted returns pw's pane numbers in key order (in f.perm, valid until the next call).
-func (f *fixedWindows) sorted(pw *paneWindow) []int32 {
-	f.perm = f.perm[:0]
-	for p := range pw.keys {
-		f.perm = append(f.perm, int32(p))
+func (f *fixedWindows) sorted(pw *paneWindow) []keyedPane {
+	if cap(f.perm) > 4*pw.panes.len()+1024 { // do not hold on to the scratch of a huge window
+		f.perm = nil
 	}
-	keys := pw.keys
-	slices.SortFunc(f.perm, func(a, b int32) int { return strings.Compare(keys[a].key, keys[b].key) })
+	f.perm = sortPanes(f.perm[:0], &pw.panes.pages)
 	return f.perm
+}
+
+// keyedPane is a pane number and its key, for sorting.
+type keyedPane struct {
+	key string
+	p   int32
+}
+
+// sortPanes appends the panes of ps to dst in key order.
+func sortPanes(dst []keyedPane, ps *pages[pane]) []keyedPane {
+	dst = slices.Grow(dst, int(ps.n))
+	for p := range ps.n {
+		pn, _ := ps.at(p)
+		dst = append(dst, keyedPane{key: pn.key.key, p: p})
+	}
+	slices.SortFunc(dst, func(a, b keyedPane) int { return strings.Compare(a.key, b.key) })
+	return dst
 }
 
 // fire emits revision 0 of every pane of pw in key order.
 func (f *fixedWindows) fire(w *Window, pw *paneWindow, slab []row.Value, out *Output) []row.Value {
 	pw.fired = true
-	n := len(w.funcs)
-	for _, p := range f.sorted(pw) {
-		slab = w.emit(out, slab, pw.start, pw.end, pw.keys[p].key, pw.accs[int(p)*n:int(p)*n+n], pw.revs[p])
-		pw.revs[p]++
+	for _, kp := range f.sorted(pw) {
+		pn, accs := pw.mut(kp.p)
+		slab = w.emit(out, slab, pw.start, pw.end, pn.key.key, accs, pn.rev)
+		pn.rev++
 	}
 	return slab
 }

@@ -14,6 +14,9 @@ const windowMagic = "GW"
 // config it applies to, the arrival sequence, the watermark applied and every (window, key)
 // state with its revision and aggregates, in sorted order so that equal states give equal
 // bytes. Work counters (Stats) are not included. Aggregate functions must come from agg.New.
+// It runs on the owner's goroutine for as long as the encoding takes (sorting every window's
+// keys); a checkpoint of a large window uses Capture instead, which gives the same bytes.
+// It modifies nothing, so it may be taken while captures are outstanding.
 func (w *Window) AppendSnapshot(dst []byte) []byte {
 	dst, start := beginSnapshot(dst, windowMagic)
 	dst = w.appendHeader(dst)
@@ -48,27 +51,38 @@ func (w *Window) appendHeader(dst []byte) []byte {
 	return dst
 }
 
-func (w *Window) appendAccs(dst []byte, accs []agg.Accumulator) []byte {
-	for i, f := range w.funcs {
-		dst = agg.AppendAccumulator(dst, f, &accs[i])
+func (f *fixedWindows) appendState(w *Window, dst []byte) []byte {
+	dst = appendUvarint(dst, uint64(len(f.wins)))
+	for _, pw := range f.wins {
+		dst = appendPaneWindow(dst, w.funcs, pw.start, pw.fired, &pw.panes.pages, f.sorted(pw))
 	}
 	return dst
 }
 
-func (f *fixedWindows) appendState(w *Window, dst []byte) []byte {
-	dst = appendUvarint(dst, uint64(len(f.wins)))
-	n := len(w.funcs)
-	for _, pw := range f.wins {
-		dst = appendVarint(dst, pw.start)
-		dst = appendBool(dst, pw.fired)
-		dst = appendUvarint(dst, uint64(len(pw.keys)))
-		for _, p := range f.sorted(pw) {
-			dst = appendString(dst, pw.keys[p].key)
-			dst = appendUvarint(dst, uint64(pw.revs[p]))
-			dst = w.appendAccs(dst, pw.accs[int(p)*n:int(p)*n+n])
-		}
+// appendPaneWindow appends one window and its panes, in the key order of sorted.
+func appendPaneWindow(dst []byte, funcs []agg.Func, start int64, fired bool, ps *pages[pane], sorted []keyedPane) []byte {
+	dst = appendVarint(dst, start)
+	dst = appendBool(dst, fired)
+	dst = appendUvarint(dst, uint64(len(sorted)))
+	from := len(dst)
+	for i, kp := range sorted {
+		pn, accs := ps.at(kp.p)
+		dst = appendString(dst, kp.key)
+		dst = appendUvarint(dst, uint64(pn.rev))
+		dst = appendAccs(dst, funcs, accs)
+		dst = growForRest(dst, from, i, len(sorted))
 	}
 	return dst
+}
+
+// growForRest grows dst, after item i of n written from offset from, to hold the rest at the
+// average size of the first 64, so that a large snapshot grows its buffer once instead of by
+// a quarter at a time (five times its size in copies and garbage).
+func growForRest(dst []byte, from, i, n int) []byte {
+	if i != 63 {
+		return dst
+	}
+	return slices.Grow(dst, (len(dst)-from)/64*(n-64)*9/8)
 }
 
 func (sw *sessionWindows) appendState(w *Window, dst []byte) []byte {
@@ -83,14 +97,19 @@ func (sw *sessionWindows) appendState(w *Window, dst []byte) []byte {
 		dst = appendString(dst, k)
 		dst = appendUvarint(dst, uint64(len(sk.sessions)))
 		for _, s := range sk.sessions {
-			dst = appendVarint(dst, s.start)
-			dst = appendVarint(dst, s.end)
-			dst = appendUvarint(dst, uint64(s.rev))
-			dst = appendBool(dst, s.pending)
-			dst = w.appendAccs(dst, s.accs)
+			sr, accs := sw.rows.at(s.slot)
+			dst = appendSession(dst, w.funcs, sr, accs)
 		}
 	}
 	return dst
+}
+
+func appendSession(dst []byte, funcs []agg.Func, sr *sessRow, accs []agg.Accumulator) []byte {
+	dst = appendVarint(dst, sr.start)
+	dst = appendVarint(dst, sr.end)
+	dst = appendUvarint(dst, uint64(sr.rev))
+	dst = appendBool(dst, sr.pending)
+	return appendAccs(dst, funcs, accs)
 }
 
 // Restore replaces the window's state with a snapshot from AppendSnapshot. The snapshot must
@@ -130,12 +149,11 @@ func (w *Window) Restore(b []byte) error {
 // Bytes a pane or session takes at least in a snapshot, to bound counts before allocating.
 const minPaneBytes = 4
 
-func (w *Window) readAccs(d *decoder) []agg.Accumulator {
-	accs := make([]agg.Accumulator, len(w.funcs))
+// readAccs reads len(accs) accumulators into accs.
+func (w *Window) readAccs(d *decoder, accs []agg.Accumulator) {
 	for i, f := range w.funcs {
 		d.accumulator(f, &accs[i])
 	}
-	return accs
 }
 
 func (w *Window) readKey(d *decoder, prev string, first bool) string {
@@ -153,7 +171,8 @@ func (w *Window) readKey(d *decoder, prev string, first bool) string {
 }
 
 func (w *Window) readFixed(d *decoder, wm int64) *fixedWindows {
-	f := newFixedWindows(w.cfg.Size, w.cfg.Slide, w.cfg.AllowedLateness)
+	f := newFixedWindows(w.clk, len(w.funcs), w.cfg.Size, w.cfg.Slide, w.cfg.AllowedLateness)
+	accs := make([]agg.Accumulator, len(w.funcs))
 	nw := d.count("window", minPaneBytes)
 	for i := 0; i < nw && d.err == nil; i++ {
 		start, fired := d.varint(), d.bool()
@@ -175,7 +194,11 @@ func (w *Window) readFixed(d *decoder, wm int64) *fixedWindows {
 		case np == 0:
 			d.fail("window without panes")
 		}
-		pw := &paneWindow{start: start, end: start + f.size, fired: fired}
+		pw := f.newWindow(start)
+		pw.fired, pw.hint = fired, np
+		if i == 0 { // np is bounded by the bytes left: a corrupt count cannot blow it up
+			f.keys = make(map[string]*fixedKey, np)
+		}
 		prev := ""
 		for p := 0; p < np && d.err == nil; p++ {
 			k := w.readKey(d, prev, p == 0)
@@ -184,17 +207,19 @@ func (w *Window) readFixed(d *decoder, wm int64) *fixedWindows {
 			if d.err == nil && (rev > math.MaxInt32 || fired != (rev > 0)) {
 				d.fail("pane revision %d in window fired=%v", rev, fired)
 			}
-			accs := w.readAccs(d)
+			w.readAccs(d, accs)
 			if d.err != nil {
 				break
 			}
-			fk := f.keys[k]
+			var fk *fixedKey
+			if i > 0 { // the first window's keys are all new (and distinct: they are sorted)
+				fk = f.keys[k]
+			}
 			if fk == nil {
-				fk = &fixedKey{key: k}
+				fk = newFixedKey(k)
 				f.keys[k] = fk
 			}
-			p := pw.add(fk, accs)
-			pw.revs[p] = int32(rev)
+			p := pw.panes.push(pane{key: fk, rev: int32(rev)}, accs, pw.hint)
 			fk.panes = append(fk.panes, paneRef{win: pw, p: p})
 		}
 		f.wins = append(f.wins, pw)
@@ -216,7 +241,8 @@ func (w *Window) readFixed(d *decoder, wm int64) *fixedWindows {
 }
 
 func (w *Window) readSessions(d *decoder, wm int64) *sessionWindows {
-	sw := newSessionWindows(w.cfg.Gap, w.cfg.AllowedLateness)
+	sw := newSessionWindows(w.clk, len(w.funcs), w.cfg.Gap, w.cfg.AllowedLateness)
+	accs := make([]agg.Accumulator, len(w.funcs))
 	nk := d.count("key", minPaneBytes)
 	prev := ""
 	for i := 0; i < nk && d.err == nil; i++ {
@@ -226,32 +252,38 @@ func (w *Window) readSessions(d *decoder, wm int64) *sessionWindows {
 		if d.err == nil && ns == 0 {
 			d.fail("key without sessions")
 		}
+		var prevEnd int64
 		for j := 0; j < ns && d.err == nil; j++ {
-			s := &session{start: d.varint(), end: d.varint(), owner: sk}
+			r := sessRow{key: sk, start: d.varint(), end: d.varint()}
 			rev := d.uvarint()
-			s.pending = d.bool()
+			r.pending = d.bool()
 			if d.err != nil {
 				break
 			}
 			switch {
-			case s.start < MinEventTime || s.start > MaxEventTime || s.end < s.start || s.end > MaxEventTime+sw.gap:
-				d.fail("session [%d,%d) out of range", s.start, s.end)
-			case s.end-s.start < sw.gap:
-				d.fail("session [%d,%d) shorter than the gap", s.start, s.end)
-			case j > 0 && s.start < sk.sessions[j-1].end:
+			case r.start < MinEventTime || r.start > MaxEventTime || r.end < r.start || r.end > MaxEventTime+sw.gap:
+				d.fail("session [%d,%d) out of range", r.start, r.end)
+			case r.end-r.start < sw.gap:
+				d.fail("session [%d,%d) shorter than the gap", r.start, r.end)
+			case j > 0 && r.start < prevEnd:
 				d.fail("sessions overlap or are out of order")
-			case s.end+sw.lateness <= wm:
-				d.fail("session [%d,%d) should have been purged at watermark %d", s.start, s.end, wm)
-			case s.pending != (s.end > wm):
-				d.fail("session [%d,%d) pending=%v at watermark %d", s.start, s.end, s.pending, wm)
-			case rev > math.MaxInt32 || (!s.pending && rev == 0):
-				d.fail("session revision %d pending=%v", rev, s.pending)
+			case r.end+sw.lateness <= wm:
+				d.fail("session [%d,%d) should have been purged at watermark %d", r.start, r.end, wm)
+			case r.pending != (r.end > wm):
+				d.fail("session [%d,%d) pending=%v at watermark %d", r.start, r.end, r.pending, wm)
+			case rev > math.MaxInt32 || (!r.pending && rev == 0):
+				d.fail("session revision %d pending=%v", rev, r.pending)
 			}
-			s.rev = int32(rev)
-			s.accs = w.readAccs(d)
-			s.timerAt = s.end + sw.lateness
-			if s.pending {
-				s.timerAt = s.end
+			r.rev = int32(rev)
+			prevEnd = r.end
+			w.readAccs(d, accs)
+			if d.err != nil {
+				break
+			}
+			s := sw.open(r, accs)
+			s.timerAt = r.end + sw.lateness
+			if r.pending {
+				s.timerAt = r.end
 			}
 			sk.sessions = append(sk.sessions, s)
 		}
@@ -261,7 +293,6 @@ func (w *Window) readSessions(d *decoder, wm int64) *sessionWindows {
 		sw.keys[sk.key] = sk
 		for _, s := range sk.sessions {
 			sw.timers.push(timer{at: s.timerAt, s: s})
-			sw.live++
 		}
 	}
 	return sw
