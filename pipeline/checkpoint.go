@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/glintstream/glint/checkpoint"
+	"github.com/glintstream/glint/operators"
 )
 
 // Barrier checkpoints (DESIGN.md, "Exactly-once: barrier checkpoints").
@@ -94,23 +95,50 @@ type ckResult struct {
 
 const taskStateMagic = "GLT1"
 
-// encodeState is the task's state at a barrier: window and watermarks snapshots (each
-// versioned and checksummed by its operator) and the task's watermark.
-func (t *task) encodeState() []byte {
+// stateCapture is the task's state frozen at a barrier, encoded later off the task goroutine:
+// the window's state copy-on-write (operators.WindowCapture: capturing costs microseconds
+// for a million keys), the watermarks' snapshot (O(inputs)) and the task's watermark.
+type stateCapture struct {
+	win *operators.WindowCapture // nil: no window
+	wms []byte
+	wm  int64
+}
+
+// captureState freezes the task's state; on the task goroutine.
+func (t *task) captureState() *stateCapture {
+	c := &stateCapture{wms: t.wms.AppendSnapshot(nil), wm: t.wm}
+	if t.win != nil {
+		c.win = t.win.Capture()
+	}
+	return c
+}
+
+// encode is the task's state at the barrier: window and watermarks snapshots (each versioned
+// and checksummed by its operator) and the task's watermark. It may run on any goroutine,
+// once, and releases the window capture.
+func (c *stateCapture) encode() []byte {
 	b := append([]byte(nil), taskStateMagic...)
 	var win []byte
-	if t.win != nil {
-		win = t.win.AppendSnapshot(nil)
+	if c.win != nil {
+		win = c.win.AppendSnapshot(nil)
+		c.win.Release()
 	}
 	b = binary.AppendUvarint(b, uint64(len(win)))
 	b = append(b, win...)
-	wms := t.wms.AppendSnapshot(nil)
-	b = binary.AppendUvarint(b, uint64(len(wms)))
-	b = append(b, wms...)
-	return binary.AppendVarint(b, t.wm)
+	b = binary.AppendUvarint(b, uint64(len(c.wms)))
+	b = append(b, c.wms...)
+	return binary.AppendVarint(b, c.wm)
 }
 
-// restoreState is encodeState's inverse.
+// release lets the window go back to writing its state in place; for a capture that will not
+// be encoded (its checkpoint was abandoned at the barrier).
+func (c *stateCapture) release() {
+	if c.win != nil {
+		c.win.Release()
+	}
+}
+
+// restoreState is stateCapture.encode's inverse.
 func (t *task) restoreState(b []byte) error {
 	if !bytes.HasPrefix(b, []byte(taskStateMagic)) {
 		return fmt.Errorf("%w: task state: bad magic", checkpoint.ErrCorrupt)
@@ -153,7 +181,7 @@ func (t *task) restoreState(b []byte) error {
 
 // cut captures the next checkpoint at the barrier: the state, the manifest without sinks, and
 // the commit point its offsets become once it is durable.
-func (t *task) cut() (uint64, []byte, *checkpoint.Manifest, *commitPoint) {
+func (t *task) cut() (uint64, *stateCapture, *checkpoint.Manifest, *commitPoint) {
 	t.ckSeq++ // ids are never reused, also after a failed checkpoint (its files may exist)
 	id := t.ckSeq
 	m := &checkpoint.Manifest{Job: t.ck.job, Task: t.id, ID: id, Watermark: t.wm}
@@ -165,14 +193,14 @@ func (t *task) cut() (uint64, []byte, *checkpoint.Manifest, *commitPoint) {
 		point.wmAt = append(point.wmAt, t.wm)
 		point.hi = append(point.hi, off)
 	}
-	return id, t.encodeState(), m, point
+	return id, t.captureState(), m, point
 }
 
 // ckJob is one checkpoint being written: what the barrier captured, and the transactions whose
 // rows it covers.
 type ckJob struct {
 	id    uint64
-	state []byte
+	state *stateCapture // encoded by writeCheckpoint
 	m     *checkpoint.Manifest
 	point *commitPoint
 	txns  []int // indexes into task.txns, in the order they were opened
@@ -219,14 +247,17 @@ func (t *task) barrier(ctx context.Context, sync bool, tick time.Time) {
 	id, state, m, point := t.cut()
 	j := &ckJob{id: id, state: state, m: m, point: point, start: start, align: start.Sub(tick)}
 	if err := t.injected(stepBarrier, id); err != nil {
+		j.state.release()
 		t.ckErr = err
 		return
 	}
 	if err := t.prepareLakes(id, m); err != nil {
+		j.state.release()
 		t.checkpointDone(ckResult{id: id, err: err})
 		return
 	}
 	if err := t.injected(stepStaged, id); err != nil {
+		j.state.release()
 		t.ckErr = err
 		return
 	}
@@ -242,6 +273,7 @@ func (t *task) barrier(ctx context.Context, sync bool, tick time.Time) {
 			sync = true
 			t.txnOpen = nil // until the checkpoint commits them, or fails and hands them back
 		} else if err := t.useTxn(free); err != nil {
+			j.state.release()
 			t.ckErr = err
 			return
 		}
@@ -284,7 +316,8 @@ func (t *task) useTxn(i int) error {
 // stay open for the next one); a failure after it is fatal for the task, whose next owner
 // rolls the commits forward from the manifest.
 func (t *task) writeCheckpoint(ctx context.Context, j *ckJob) ckResult {
-	r := ckResult{id: j.id, point: j.point, txns: j.txns, size: len(j.state)}
+	state := j.state.encode()
+	r := ckResult{id: j.id, point: j.point, txns: j.txns, size: len(state)}
 	var pre [][]byte
 	for _, i := range j.txns {
 		b, err := t.txns[i].preCommit(ctx)
@@ -301,7 +334,7 @@ func (t *task) writeCheckpoint(ctx context.Context, j *ckJob) ckResult {
 	if len(pre) > 0 {
 		j.m.Sinks = append(j.m.Sinks, checkpoint.SinkState{Name: txnSinkName, Data: bytes.Join(pre, []byte("\n"))})
 	}
-	if err := t.ck.store.Save(ctx, j.m, bytes.NewReader(j.state)); err != nil {
+	if err := t.ck.store.Save(ctx, j.m, bytes.NewReader(state)); err != nil {
 		r.err = err
 		if ferr := t.injected(stepSaveFailed, j.id); ferr != nil {
 			r.fatal = ferr
