@@ -128,6 +128,9 @@ func (c *compiler) compile() {
 	} else if hb := j.Group.HeartbeatInterval.D(); hb <= 0 || hb >= st {
 		c.errorf("group.heartbeat_interval", "%s must be positive and below session_timeout (%s)", j.Group.HeartbeatInterval, j.Group.SessionTimeout)
 	}
+	if rt := j.Group.RebalanceTimeout.D(); rt < time.Second {
+		c.errorf("group.rebalance_timeout", "%s is too short: a rebalance needs at least 1s for the workers to rejoin", j.Group.RebalanceTimeout)
+	}
 	if j.DeadLetter.Topic != "" && nameRE.MatchString(j.Name) && !nameRE.MatchString(j.DeadLetter.Topic) {
 		c.errorf("dead_letter.topic", "%q is not a valid topic name", j.DeadLetter.Topic)
 	}

@@ -133,6 +133,7 @@ func TestValidateStructure(t *testing.T) {
 		{"aggregate name taken", "n: count()", "revision: count()", `output column "revision" is taken`},
 		{"bad encoding", "event_time: {field: ts}", "event_time: {field: ts, encoding: epoch_ns}", "event_time.encoding"},
 		{"session timeout too short", "sinks:\n", "group: {session_timeout: 500ms}\nsinks:\n", "group.session_timeout: 500ms is too short"},
+		{"rebalance timeout too short", "sinks:\n", "group: {rebalance_timeout: 10ms}\nsinks:\n", "group.rebalance_timeout: 10ms is too short"},
 		{"heartbeat above session", "sinks:\n", "group: {session_timeout: 6s, heartbeat_interval: 6s}\nsinks:\n", "group.heartbeat_interval: 6s must be positive and below session_timeout"},
 	}
 	for _, c := range cases {

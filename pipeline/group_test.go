@@ -129,3 +129,51 @@ func TestGroupSessionTimeoutRefused(t *testing.T) {
 		t.Fatalf("want an error naming group.session_timeout, got %v", err)
 	}
 }
+
+// TestOffsetsCommittedWhileIdle: once input stops, the group's committed offsets still reach
+// the end of the input (the last checkpoint's offsets), so lag tooling shows no stale lag.
+func TestOffsetsCommittedWhileIdle(t *testing.T) {
+	addr := testBroker(t)
+	createTopic(t, addr, "reactions", 4)
+	parts := produce(t, addr, "reactions", genEvents(66, 5_000))
+	ends := map[int32]int64{}
+	for _, p := range parts {
+		ends[p]++
+	}
+	src := strings.Replace(emojiJob, "name: e2e", "name: idle", 1) + "checkpoint: {interval: 100ms, storage: " + t.TempDir() + "}\n"
+	job, err := Parse("idle.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, testEnv(t), job, RunOptions{Brokers: []string{addr}, MetricsListen: "off"}) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}()
+	cl, err := kafka.NewClient([]string{addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	var last kadm.OffsetResponses
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		last, err = adm.FetchOffsets(context.Background(), "idle")
+		if err != nil {
+			continue
+		}
+		caught := true
+		for p, end := range ends {
+			o, ok := last.Lookup("reactions", p)
+			caught = caught && ok && o.At == end
+		}
+		if caught {
+			return
+		}
+	}
+	t.Fatalf("committed offsets did not reach the end of input %v while the job idled: %v", ends, last)
+}

@@ -185,6 +185,7 @@ func Run(ctx context.Context, env *Env, job *Job, opts RunOptions) error {
 		kgo.ConsumerGroup(job.Name),
 		kgo.SessionTimeout(job.Group.SessionTimeout.D()),
 		kgo.HeartbeatInterval(job.Group.HeartbeatInterval.D()),
+		kgo.RebalanceTimeout(job.Group.RebalanceTimeout.D()),
 		kgo.ConsumeTopics(w.topics...),
 		kgo.Balancers(kafka.CoPartitionBalancer()), // task p owns partition p of every input
 		kgo.DisableAutoCommit(),

@@ -130,6 +130,10 @@ type GroupSpec struct {
 	// HeartbeatInterval is how often a worker tells the group it is alive; default
 	// min(3s, session_timeout/3).
 	HeartbeatInterval strictyaml.Duration `yaml:"heartbeat_interval"`
+	// RebalanceTimeout is how long a rebalance waits for every worker to rejoin (Kafka's
+	// rebalance.timeout.ms); a worker that dies while joining holds the group up this long.
+	// It must cover a revoke, which takes a last checkpoint. Default 60s.
+	RebalanceTimeout strictyaml.Duration `yaml:"rebalance_timeout"`
 }
 
 // MetricsSpec configures the Prometheus endpoint.
@@ -210,6 +214,9 @@ func (j *Job) applyDefaults() {
 	}
 	if j.Group.SessionTimeout == 0 {
 		j.Group.SessionTimeout = strictyaml.Duration(45 * time.Second)
+	}
+	if j.Group.RebalanceTimeout == 0 {
+		j.Group.RebalanceTimeout = strictyaml.Duration(time.Minute)
 	}
 	if j.Group.HeartbeatInterval == 0 {
 		j.Group.HeartbeatInterval = strictyaml.Duration(min(3*time.Second, j.Group.SessionTimeout.D()/3))

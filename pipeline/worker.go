@@ -328,7 +328,7 @@ func (w *worker) startOffsets(ctx context.Context, ends map[string]map[int32]int
 func fatalFetchErr(fs kgo.Fetches) error {
 	var first error
 	fs.EachError(func(topic string, p int32, err error) {
-		if first == nil && !errors.Is(err, context.Canceled) {
+		if first == nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 			first = fmt.Errorf("fetch %s[%d]: %w", topic, p, err)
 		}
 	})
@@ -376,15 +376,18 @@ func (w *worker) flush(ctx context.Context) error {
 	return w.prod.Flush(ctx)
 }
 
+// commitEvery is how often a worker commits its tasks' safe offsets to the group.
+const commitEvery = 2 * time.Second
+
 // runGroup consumes in the job's consumer group until ctx ends: partitions are assigned by
-// cooperative-sticky balancing; an assigned task resumes from the group's committed offsets
+// the co-partitioning balancer (task p gets partition p of every input); an assigned task resumes from the group's committed offsets
 // and watermark; a revoked task stops after its queued records and commits what is safe.
 //
 // When drain is closed, the run ends at the end offsets of that moment: every window fires (the
 // watermark becomes +inf, as in Flink's stop --drain), results are flushed and offsets
 // committed to the end.
 func (w *worker) runGroup(ctx context.Context, drain <-chan struct{}) error {
-	commitTick := time.NewTicker(2 * time.Second)
+	commitTick := time.NewTicker(commitEvery)
 	defer commitTick.Stop()
 	var limit func(string, int32) int64
 	pollCtx, cancelPoll := context.WithCancel(ctx)
@@ -428,7 +431,10 @@ func (w *worker) runGroup(ctx context.Context, drain <-chan struct{}) error {
 				time.Sleep(10 * time.Millisecond) // drain requested before the first assignment
 			}
 		}
-		fs := w.cl.PollRecords(pc, 50_000)
+		// Bounded by the commit interval, so that offsets are committed while input is idle.
+		pcT, cancelPcT := context.WithTimeout(pc, commitEvery)
+		fs := w.cl.PollRecords(pcT, 50_000)
+		cancelPcT()
 		if ctx.Err() != nil {
 			return w.shutdown()
 		}
