@@ -119,7 +119,8 @@ func BenchmarkEmojiJob(b *testing.B) {
 }
 
 // BenchmarkCheckpointOverhead: the emoji job in the consumer group, drained at the end of a
-// pre-filled topic, with 1 s checkpoints against none, in the same run. Reports both rates and
+// pre-filled topic, with 1 s checkpoints against none (GLINT_BENCH_CKPT_BASE=1h: against the
+// same mode with only the final checkpoint), in the same run. Reports both rates and
 // with/without.
 func BenchmarkCheckpointOverhead(b *testing.B) {
 	n := benchEvents()
@@ -155,12 +156,18 @@ func BenchmarkCheckpointOverhead(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N { // alternate which goes first: the first run of a pair warms the broker
 		ckJob := fmt.Sprintf("checkpoint: {interval: %s, storage: %s, mode: %s}\n", interval, dir, mode)
+		baseJob := "" // no checkpoints
+		if base := os.Getenv("GLINT_BENCH_CKPT_BASE"); base != "" {
+			// e.g. 1h: the same mode with only the final checkpoint, isolating the cost of
+			// the periodic ones from that of the mode (transactions)
+			baseJob = fmt.Sprintf("checkpoint: {interval: %s, storage: %s, mode: %s}\n", base, dir, mode)
+		}
 		if i%2 == 0 {
-			plain += run(fmt.Sprintf("plain%d", i), "")
+			plain += run(fmt.Sprintf("plain%d", i), baseJob)
 			ck += run(fmt.Sprintf("ck%d", i), ckJob)
 		} else {
 			ck += run(fmt.Sprintf("ck%d", i), ckJob)
-			plain += run(fmt.Sprintf("plain%d", i), "")
+			plain += run(fmt.Sprintf("plain%d", i), baseJob)
 		}
 	}
 	pr, cr := float64(n*b.N)/plain.Seconds(), float64(n*b.N)/ck.Seconds()
