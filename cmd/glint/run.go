@@ -15,8 +15,13 @@ func newRunCmd() *cobra.Command {
 		Use:   "run JOB.yaml",
 		Short: "Run a job until interrupted, or to the end of its input with --until-end",
 		Long: `Run compiles the job file and runs it. Workers of the same job (same name) share its
-partitions through a Kafka consumer group: start more to scale out. SIGINT or SIGTERM drains
-what was fetched, flushes the sinks and commits offsets.
+partitions through a Kafka consumer group: start more to scale out. SIGINT or SIGTERM stops
+cleanly: what was fetched is processed, the sinks are flushed, a job with checkpoints takes a
+last one (committing its transactions), and offsets are committed. A second signal ends the
+process at once.
+
+With checkpoints, each task restores from its newest complete checkpoint when it starts;
+--from-checkpoint restores from checkpoints kept elsewhere instead (like Flink's run -s).
 
 With --until-end the job reads every partition from its start position to the end offset it
 has when the run starts, fires every window (the watermark becomes +inf) and exits 0.
