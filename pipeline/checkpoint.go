@@ -130,14 +130,6 @@ func (c *stateCapture) encode() []byte {
 	return binary.AppendVarint(b, c.wm)
 }
 
-// release lets the window go back to writing its state in place; for a capture that will not
-// be encoded (its checkpoint was abandoned at the barrier).
-func (c *stateCapture) release() {
-	if c.win != nil {
-		c.win.Release()
-	}
-}
-
 // restoreState is stateCapture.encode's inverse.
 func (t *task) restoreState(b []byte) error {
 	if !bytes.HasPrefix(b, []byte(taskStateMagic)) {
@@ -179,9 +171,10 @@ func (t *task) restoreState(b []byte) error {
 	return nil
 }
 
-// cut captures the next checkpoint at the barrier: the state, the manifest without sinks, and
-// the commit point its offsets become once it is durable.
-func (t *task) cut() (uint64, *stateCapture, *checkpoint.Manifest, *commitPoint) {
+// cut takes the next checkpoint's id at the barrier, its manifest without sinks (offsets and
+// watermark), and the commit point its offsets become once it is durable. The state is
+// captured separately (captureState).
+func (t *task) cut() (uint64, *checkpoint.Manifest, *commitPoint) {
 	t.ckSeq++ // ids are never reused, also after a failed checkpoint (its files may exist)
 	id := t.ckSeq
 	m := &checkpoint.Manifest{Job: t.ck.job, Task: t.id, ID: id, Watermark: t.wm}
@@ -193,7 +186,7 @@ func (t *task) cut() (uint64, *stateCapture, *checkpoint.Manifest, *commitPoint)
 		point.wmAt = append(point.wmAt, t.wm)
 		point.hi = append(point.hi, off)
 	}
-	return id, t.captureState(), m, point
+	return id, m, point
 }
 
 // ckJob is one checkpoint being written: what the barrier captured, and the transactions whose
@@ -244,20 +237,17 @@ func (t *task) barrier(ctx context.Context, sync bool, tick time.Time) {
 		return
 	}
 	start := time.Now()
-	id, state, m, point := t.cut()
-	j := &ckJob{id: id, state: state, m: m, point: point, start: start, align: start.Sub(tick)}
+	id, m, point := t.cut()
+	j := &ckJob{id: id, m: m, point: point, start: start, align: start.Sub(tick)}
 	if err := t.injected(stepBarrier, id); err != nil {
-		j.state.release()
 		t.ckErr = err
 		return
 	}
 	if err := t.prepareLakes(id, m); err != nil {
-		j.state.release()
 		t.checkpointDone(ckResult{id: id, err: err})
 		return
 	}
 	if err := t.injected(stepStaged, id); err != nil {
-		j.state.release()
 		t.ckErr = err
 		return
 	}
@@ -273,11 +263,13 @@ func (t *task) barrier(ctx context.Context, sync bool, tick time.Time) {
 			sync = true
 			t.txnOpen = nil // until the checkpoint commits them, or fails and hands them back
 		} else if err := t.useTxn(free); err != nil {
-			j.state.release()
 			t.ckErr = err
 			return
 		}
 	}
+	// Nothing above processed a record, so the state is still the barrier's. Captured only
+	// now, once the checkpoint is sure to be written (writeCheckpoint encodes and releases it).
+	j.state = t.captureState()
 	if sync {
 		t.checkpointDone(t.writeCheckpoint(ctx, j))
 		return
